@@ -1,0 +1,102 @@
+r"""Training throughput of the MNIST GRU-200 / LSTM-200 train step, against matmul peak.
+
+  python benchmarks/train_throughput.py [--batch_sizes=1,32,128,512] [--cells=gru,lstm]
+
+For every cell and batch size it prints trials/s and steps/s for
+
+* ``step``: the compiled ``train_step`` alone, on one pre-generated batch (the FLOP
+  efficiency of the model), looped ``steps_per_execution`` times per call;
+* ``e2e``: the training loop exactly as ``train_and_evaluate`` runs it, trials generated
+  in-graph every step (noise generation included).
+
+FLOPs are counted honestly (TF_NOTES.md): forward ``T * 2 * (I + H) * G * H`` per trial
+(G = 3 gates GRU, 4 LSTM), backward the weight gradients (same again) plus the gradient
+through the recurrence ``T * 2 * H * G * H``; no gradient w.r.t. the 785-wide input.
+Readout and elementwise work are not counted. Peak is a 2048^3 float32 matmul timed in the
+same process.
+"""
+
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from configs import mnist
+from memrnn_tf.data import tasks
+from memrnn_tf.models import memory_rnn
+from memrnn_tf.training import curricula
+from memrnn_tf.training import trainer
+
+_BATCHES = flags.DEFINE_list('batch_sizes', ['1', '32', '128', '512'], 'Batch sizes.')
+_CELLS = flags.DEFINE_list('cells', ['gru', 'lstm'], 'Cells.')
+_SECONDS = flags.DEFINE_float('seconds', 4.0, 'Approximate timing per measurement.')
+_RESET_AFTER = flags.DEFINE_boolean('reset_after', False, 'GRU variant.')
+
+
+def matmul_peak(n=2048, reps=10):
+  a = tf.random.normal([n, n])
+  f = tf.function(lambda: tf.reduce_sum(tf.matmul(a, a)))
+  f()
+  t = time.perf_counter()
+  for _ in range(reps):
+    f()
+  return reps * 2 * n ** 3 / (time.perf_counter() - t) / 1e9
+
+
+def train_flops(cell, units=200, inputs=785, steps=20):
+  gates = {'gru': 3, 'lstm': 4, 'simplernn': 1}[cell]
+  forward = steps * 2 * (inputs + units) * gates * units
+  return 2 * forward + steps * 2 * units * gates * units
+
+
+def _time(fn, n_steps, seconds):
+  fn(tf.constant(1))  # compile
+  t = time.perf_counter()
+  fn(tf.constant(n_steps))
+  dt = time.perf_counter() - t
+  reps = max(1, int(seconds / max(dt, 1e-3)))
+  t = time.perf_counter()
+  for _ in range(reps):
+    fn(tf.constant(n_steps))
+  return (time.perf_counter() - t) / (reps * n_steps)
+
+
+def main(argv):
+  del argv
+  data = np.load  # noqa: F841  (data comes through the package's loader below)
+  from memrnn_tf.data import sources  # pylint: disable=g-import-not-at-top
+  images = sources.load_dataset('mnist', 'train')
+  task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
+  peak = matmul_peak()
+  print(f'matmul peak (2048^3 float32): {peak:.1f} GFLOP/s')
+  print(f'{"cell":5s} {"batch":>5s} {"mode":4s} {"trials/s":>10s} {"steps/s":>9s} '
+        f'{"GFLOP/s":>8s} {"of peak":>7s}')
+  for cell in _CELLS.value:
+    for batch_size in (int(b) for b in _BATCHES.value):
+      config = mnist.get_config('cpu')
+      config.model.cell, config.batch_size = cell, batch_size
+      config.model.reset_after = _RESET_AFTER.value
+      model = memory_rnn.create_model(config, task.num_features)
+      model.compile(optimizer=trainer.make_optimizer(config), jit_compile=True)
+      model.optimizer.build(model.trainable_variables)
+      exp = trainer.Experiment(config, task, task, model, curricula.create_curriculum(config))
+      batch = task.sample(tf.constant([0, 0]), batch_size)
+      step = tf.function(model.train_step, jit_compile=True)
+
+      @tf.function
+      def step_only(n, step=step, batch=batch):
+        for _ in tf.range(n):
+          step(batch)
+
+      n_steps = max(10, 2048 // batch_size)
+      for mode, fn in (('step', step_only), ('e2e', trainer.make_train_chunk(exp))):
+        sec = _time(fn, n_steps, _SECONDS.value)
+        gflops = batch_size * train_flops(cell) / sec / 1e9
+        print(f'{cell:5s} {batch_size:5d} {mode:4s} {batch_size / sec:10.0f} {1 / sec:9.1f} '
+              f'{gflops:8.1f} {gflops / peak:7.2f}', flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,28 @@
+r"""Evaluates a trained run: null and digit accuracy on train and test images.
+
+  python bin/evaluate.py --workdir=runs/mnist_gru_decu_s0 [--checkpoint=STEP]
+"""
+
+import json
+
+from absl import app
+from absl import flags
+
+from memrnn_tf import cli
+from memrnn_tf.training import trainer
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
+_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to evaluate (default latest).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+_TRIALS = flags.DEFINE_integer('num_trials', None, 'Trials per split (default from config).')
+
+
+def main(argv):
+  del argv
+  table = cli.run_or_exit(trainer.evaluate_workdir, _WORKDIR.value, _CHECKPOINT.value,
+                          _DATA_DIR.value, _TRIALS.value)
+  print(json.dumps(table, indent=2))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,205 @@
+"""End-to-end training on the smoke config: binaries, resume after SIGKILL, errors, export."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from configs import mnist
+from memrnn_tf import errors
+from memrnn_tf.training import trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = f'--config={os.path.join(REPO, "configs", "mnist.py")}:smoke'
+
+
+def _env(data_dir):
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, MEMRNN_NO_DOWNLOAD='1',
+             TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=REPO)
+  return env
+
+
+def _run(args, data_dir, check=True, **kwargs):
+  proc = subprocess.run([sys.executable] + args, cwd=REPO, env=_env(data_dir),
+                        capture_output=True, text=True, timeout=300, **kwargs)
+  if check and proc.returncode != 0:
+    raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
+  return proc
+
+
+def _train(workdir, data_dir, *extra, check=True):
+  return _run(['bin/train.py', SMOKE, f'--workdir={workdir}', *extra], data_dir, check=check)
+
+
+def _records(workdir):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [json.loads(l) for l in f]
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, data_dir):
+  workdir = str(tmp_path_factory.mktemp('runs') / 'smoke')
+  _train(workdir, data_dir, '--config.learning_rate=0.003', '--seed=3')
+  return workdir
+
+
+def test_train_binary_writes_run(trained):
+  names = set(os.listdir(trained))
+  assert {'config.json', 'checkpoints', 'snapshots', 'metrics.jsonl', 'eval.json',
+          'tensorboard'} <= names
+  with open(os.path.join(trained, 'config.json')) as f:
+    config = json.load(f)
+  assert config['learning_rate'] == 0.003 and config['seed'] == 3  # flag overrides applied
+  records = _records(trained)
+  train = [r for r in records if r['split'] == 'train']
+  assert [r['step'] for r in train] == [8, 16, 24]
+  assert [r['t_max'] for r in train] == [10, 10, 10]  # DeCu reaches the full task
+  assert all(np.isfinite(r['loss']) and 0 <= r['null_accuracy'] <= 1 for r in train)
+  assert trainer.snapshot_steps(trained) == [0, 8, 16, 24]
+  with open(os.path.join(trained, 'eval.json')) as f:
+    table = json.load(f)
+  assert table['step'] == 24 and table['test']['trials'] == 64
+  assert 0.0 <= table['test']['digit_accuracy'] <= 1.0
+
+
+def test_checkpoint_round_trip_and_mismatch(trained):
+  model, path = trainer.load_trained_model(trained)
+  assert path.endswith('ckpt-24')
+  again, _ = trainer.load_trained_model(trained, checkpoint=24)
+  x = tf.random.stateless_uniform([2, 10, 785], [0, 1])
+  np.testing.assert_allclose(model(x), again(x), rtol=1e-6)
+  early, _ = trainer.load_trained_model(trained, checkpoint=8)  # a snapshot
+  assert not np.allclose(model.cell.kernel.numpy(), early.cell.kernel.numpy())
+  config = trainer.load_workdir_config(trained)
+  config.model.cell = 'lstm'
+  with pytest.raises(errors.CheckpointMismatchError, match='does not match'):
+    trainer.restore_model(trainer.model_from_config(config), path)
+  with pytest.raises(FileNotFoundError, match='snapshot steps: \\[0, 8, 16, 24\\]'):
+    trainer.checkpoint_path(trained, 5)
+
+
+def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
+  extra = ['--config.num_steps=3000', '--config.checkpoint_every=200',
+           '--config.log_every=200', '--config.snapshot_every=1000',
+           '--config.steps_per_execution=1', '--config.eval_trials=32']
+  ref = str(tmp_path / 'ref')
+  _train(ref, data_dir, *extra)
+  killed = str(tmp_path / 'killed')
+  cmd = [sys.executable, 'bin/train.py', SMOKE, f'--workdir={killed}', *extra]
+  proc = subprocess.Popen(cmd, cwd=REPO, env=_env(data_dir), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  ckpt_dir = os.path.join(killed, 'checkpoints')
+  deadline = time.time() + 240
+  while time.time() < deadline and proc.poll() is None:
+    if tf.train.latest_checkpoint(ckpt_dir):
+      break
+    time.sleep(0.005)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  interrupted_at = int(tf.train.latest_checkpoint(ckpt_dir).rsplit('-', 1)[1])
+  assert 0 < interrupted_at < 3000, 'the run was not interrupted mid-way'
+  _train(killed, data_dir, *extra)  # same command again: resumes
+  with open(os.path.join(ref, 'eval.json')) as f:
+    ref_eval = json.load(f)
+  with open(os.path.join(killed, 'eval.json')) as f:
+    resumed_eval = json.load(f)
+  assert resumed_eval['step'] == ref_eval['step'] == 3000
+  for split in ('train', 'test'):
+    assert resumed_eval[split] == ref_eval[split]
+  ref_losses = [(r['step'], r['loss']) for r in _records(ref) if r['split'] == 'train']
+  resumed = [(r['step'], r['loss']) for r in _records(killed) if r['split'] == 'train']
+  assert resumed == ref_losses  # identical history, no duplicated steps
+  a, _ = trainer.load_trained_model(ref)
+  b, _ = trainer.load_trained_model(killed)
+  for va, vb in zip(a.weights, b.weights):
+    np.testing.assert_array_equal(va.numpy(), vb.numpy())
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
+  workdir = str(tmp_path / 'nan')
+  _train(workdir, data_dir)
+  before = trainer.load_trained_model(workdir)[0].cell.kernel.numpy()
+  proc = _train(workdir, data_dir, '--config.num_steps=48', '--config.task.noise_scale=nan',
+                check=False)
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: loss became nan') and 'ckpt-24' in last
+  model, path = trainer.load_trained_model(workdir)
+  assert path.endswith('ckpt-24')
+  np.testing.assert_array_equal(model.cell.kernel.numpy(), before)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--curriculum=nope'], 'unknown curriculum'),
+    (['--cell=transformer'], 'unknown cell'),
+    (['--config.task.min_delay=30'], 'min_delay=30 does not fit'),
+    (['--data_dir=EMPTY'], 'mnist data not found'),
+])
+def test_bad_input_one_line_error_and_nothing_written(args, message, tmp_path, data_dir):
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  args = [a.replace('EMPTY', str(empty)) for a in args]
+  workdir = tmp_path / 'run'
+  proc = _train(str(workdir), data_dir, *args, check=False)
+  assert proc.returncode != 0
+  lines = proc.stderr.strip().splitlines()
+  assert lines[-1].startswith('error: ') and message in lines[-1], proc.stderr[-2000:]
+  assert 'Traceback' not in proc.stderr
+  assert not workdir.exists()
+
+
+def test_malformed_override_and_other_architecture(trained, tmp_path, data_dir):
+  proc = _train(str(tmp_path / 'x'), data_dir, '--config.learning_rate=fast', check=False)
+  assert proc.returncode != 0 and 'learning_rate' in proc.stderr
+  assert not (tmp_path / 'x').exists()
+  before = open(os.path.join(trained, 'config.json')).read()
+  proc = _train(trained, data_dir, '--cell=lstm', check=False)
+  assert proc.returncode != 0
+  assert proc.stderr.strip().splitlines()[-1].startswith('error: --workdir=')
+  assert 'model=' in proc.stderr
+  assert open(os.path.join(trained, 'config.json')).read() == before
+
+
+def test_evaluate_binary(trained, data_dir):
+  proc = _run(['bin/evaluate.py', f'--workdir={trained}', '--num_trials=64'], data_dir)
+  table = json.loads(proc.stdout)
+  with open(os.path.join(trained, 'eval.json')) as f:
+    saved = json.load(f)
+  assert table['test']['digit_accuracy'] == saved['test']['digit_accuracy']
+  assert table['checkpoint'].endswith('ckpt-24')
+
+
+_RELOAD = r'''
+import sys, numpy as np, tensorflow as tf
+assert 'memrnn_tf' not in sys.modules
+m = tf.saved_model.load(sys.argv[1])
+x = np.load(sys.argv[2])
+out = m.signatures['serving_default'](inputs=tf.constant(x))
+np.save(sys.argv[3], out['probabilities'].numpy())
+print('memrnn_tf' in sys.modules)
+'''
+
+
+def test_export_reloads_without_package(trained, tmp_path, data_dir):
+  out = str(tmp_path / 'saved')
+  _run(['bin/export.py', f'--workdir={trained}', f'--output={out}'], data_dir)
+  model, _ = trainer.load_trained_model(trained)
+  for steps in (10, 37):  # any sequence length, not only the trained one
+    x = np.random.default_rng(steps).uniform(size=(3, steps, 785)).astype(np.float32)
+    np.save(tmp_path / 'x.npy', x)
+    script = tmp_path / 'reload.py'
+    script.write_text(_RELOAD)
+    env = {k: v for k, v in _env(data_dir).items() if k != 'PYTHONPATH'}
+    proc = subprocess.run([sys.executable, str(script), out, str(tmp_path / 'x.npy'),
+                           str(tmp_path / 'p.npy')], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == 'False'
+    expected = tf.nn.softmax(model(x)).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / 'p.npy'), expected, rtol=1e-5, atol=1e-6)
