@@ -203,3 +203,15 @@ def test_export_reloads_without_package(trained, tmp_path, data_dir):
     assert proc.stdout.strip().splitlines()[-1] == 'False'
     expected = tf.nn.softmax(model(x)).numpy()
     np.testing.assert_allclose(np.load(tmp_path / 'p.npy'), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cifar_smoke_trains_with_conv_frontend(tmp_path, data_dir):
+  workdir = str(tmp_path / 'cifar')
+  cfg = f'--config={os.path.join(REPO, "configs", "cifar10.py")}:smoke'
+  _run(['bin/train.py', cfg, f'--workdir={workdir}', '--curriculum=vocu'], data_dir)
+  with open(os.path.join(workdir, 'eval.json')) as f:
+    table = json.load(f)
+  assert table['step'] == 8 and table['test']['trials'] == 16
+  with open(os.path.join(workdir, 'config.json')) as f:
+    config = json.load(f)
+  assert config['dataset'] == 'cifar10' and config['model']['frontend'] == 'conv'

@@ -179,19 +179,21 @@ class GRUCell(RecurrentCell):
     return self.bias[0] if self.reset_after else self.bias
 
   def step(self, projected, state):
-    u = self.units
+    # tf.split rather than slicing: the gradient is one concat, not several padded adds.
     h = state
+    x_z, x_r, x_h = tf.split(projected, 3, axis=-1)
     if self.reset_after:
       rec = tf.matmul(h, self.recurrent_kernel) + self.bias[1]
-      z = tf.sigmoid(projected[:, :u] + rec[:, :u])
-      r = tf.sigmoid(projected[:, u:2 * u] + rec[:, u:2 * u])
-      candidate = tf.tanh(projected[:, 2 * u:] + r * rec[:, 2 * u:])
+      r_z, r_r, r_h = tf.split(rec, 3, axis=-1)
+      z = tf.sigmoid(x_z + r_z)
+      r = tf.sigmoid(x_r + r_r)
+      candidate = tf.tanh(x_h + r * r_h)
     else:
-      rec = tf.matmul(h, self.recurrent_kernel[:, :2 * u])
-      z = tf.sigmoid(projected[:, :u] + rec[:, :u])
-      r = tf.sigmoid(projected[:, u:2 * u] + rec[:, u:])
-      candidate = tf.tanh(projected[:, 2 * u:] +
-                          tf.matmul(r * h, self.recurrent_kernel[:, 2 * u:]))
+      u_zr, u_h = tf.split(self.recurrent_kernel, [2 * self.units, self.units], axis=-1)
+      r_z, r_r = tf.split(tf.matmul(h, u_zr), 2, axis=-1)
+      z = tf.sigmoid(x_z + r_z)
+      r = tf.sigmoid(x_r + r_r)
+      candidate = tf.tanh(x_h + tf.matmul(r * h, u_h))
     return z * h + (1.0 - z) * candidate
 
   def get_config(self):
@@ -215,13 +217,10 @@ class LSTMCell(RecurrentCell):
     return unit_forget_bias
 
   def step(self, projected, state):
-    u = self.units
-    h, c = state[:, :u], state[:, u:]
+    h, c = tf.split(state, 2, axis=-1)
     pre = projected + tf.matmul(h, self.recurrent_kernel)
-    i = tf.sigmoid(pre[:, :u])
-    f = tf.sigmoid(pre[:, u:2 * u])
-    g = tf.tanh(pre[:, 2 * u:3 * u])
-    o = tf.sigmoid(pre[:, 3 * u:])
+    i, f, g, o = tf.split(pre, 4, axis=-1)
+    i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
     c_new = f * c + i * g
     h_new = o * tf.tanh(c_new)
     return tf.concat([h_new, c_new], axis=-1)

@@ -19,9 +19,11 @@ class ConvFrontEnd(keras.layers.Layer):
   """Per-step conv front-end for image streams (CIFAR-10), trigger concatenated after it.
 
   Splits ``[batch, time, pixels + 1]`` into the image and the trigger channel, applies
-  ``num_conv`` 3x3 conv layers (``filters`` each, ReLU, 2x2 max-pool) and ``num_dense``
+  ``num_conv`` 3x3 conv layers (``filters`` each, ReLU, stride 2) and ``num_dense``
   dense layers (``dense_units``, ReLU) to every frame, then appends the trigger, so the
-  trigger reaches the recurrent layer directly (paper Fig. 1B).
+  trigger reaches the recurrent layer directly (paper Fig. 1B). The paper does not say how
+  the convolutions downsample; strided convolutions are used because max-pool gradients
+  have no deterministic XLA kernel (and determinism is what makes resumed runs exact).
 
   Args:
     image_shape: ``(height, width, channels)`` of one frame.
@@ -35,10 +37,10 @@ class ConvFrontEnd(keras.layers.Layer):
     self.dense_units, self.num_dense = int(dense_units), int(num_dense)
     self.seed = int(seed)
     init = lambda k: keras.initializers.HeNormal(seed=self.seed + k)  # noqa: E731
-    self.convs = [keras.layers.Conv2D(self.filters, 3, padding='same', activation='relu',
-                                      kernel_initializer=init(i), name=f'conv{i}')
+    self.convs = [keras.layers.Conv2D(self.filters, 3, strides=2, padding='same',
+                                      activation='relu', kernel_initializer=init(i),
+                                      name=f'conv{i}')
                   for i in range(self.num_conv)]
-    self.pool = keras.layers.MaxPool2D(2)
     self.flatten = keras.layers.Flatten()
     self.denses = [keras.layers.Dense(self.dense_units, activation='relu',
                                       kernel_initializer=init(10 + i), name=f'dense{i}')
@@ -53,7 +55,7 @@ class ConvFrontEnd(keras.layers.Layer):
     pixels, trigger = inputs[..., :-1], inputs[..., -1:]
     x = tf.reshape(pixels, (-1,) + self.image_shape)
     for conv in self.convs:
-      x = self.pool(conv(x))
+      x = conv(x)
     x = self.flatten(x)
     for dense in self.denses:
       x = dense(x)
@@ -134,9 +136,10 @@ class MemoryRNN(keras.Model):
       initial_state = self.cell.zero_state(tf.shape(inputs)[0], projected.dtype)
     steps = inputs.shape[1]
     if steps is not None and steps <= self.unroll_limit:
+      # unstack (not projected[:, t]): its gradient is one stack instead of T padded adds.
       state, states = initial_state, []
-      for t in range(steps):
-        state = self.cell.step(projected[:, t], state)
+      for projected_t in tf.unstack(projected, axis=1):
+        state = self.cell.step(projected_t, state)
         states.append(state)
       return tf.stack(states, axis=1)
     states = tf.scan(lambda s, p: self.cell.step(p, s),
