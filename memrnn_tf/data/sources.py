@@ -259,9 +259,11 @@ def _validate(name, x, y, source):
   elif x.ndim == 4 and x.shape[1:] == (shape[2], shape[0], shape[1]) != shape:
     x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # keras.json channels_first.
   if x.dtype != np.uint8 or x.shape[1:] != shape:
-    raise ValueError(f'{source}: expected uint8 {name} images of shape [N, {", ".join(map(str, shape))}], '
+    dims = ', '.join(map(str, shape))
+    raise ValueError(f'{source}: expected uint8 {name} images of shape [N, {dims}], '
                      f'got {x.dtype} {list(x.shape)}')
-  if not np.issubdtype(y.dtype, np.integer) or y.size != len(x) or (y.ndim > 1 and y.shape[0] != len(x)):
+  if (not np.issubdtype(y.dtype, np.integer) or y.size != len(x) or
+      (y.ndim > 1 and y.shape[0] != len(x))):
     raise ValueError(f'{source}: expected {len(x)} integer labels, got {y.dtype} {list(y.shape)}')
   y = y.reshape(-1).astype(np.int64)
   if len(y) and (y.min() < 0 or y.max() >= _NUM_CLASSES):
