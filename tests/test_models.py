@@ -127,3 +127,20 @@ def test_conv_frontend_shapes():
   assert model.encode(x).shape == (2, 5, 33)
   np.testing.assert_array_equal(model.encode(x)[..., -1], x[..., -1])  # trigger passes through
   assert model(x).shape == (2, 5, 11)
+
+
+def test_keras_fit_and_evaluate_use_custom_steps(mnist_arrays):
+  from memrnn_tf.data import tasks
+  task = tasks.DelayedClassification(mnist_arrays['x_test'][:300], mnist_arrays['y_test'][:300],
+                                     0.1307, 0.30816, spec=tasks.TaskSpec(seq_len=8, t_max=8))
+  model = _model('gru', units=8, input_dim=task.num_features)
+  model.compile(optimizer=keras.optimizers.Adam(1e-2))
+  before = model.cell.kernel.numpy().copy()
+  history = model.fit(task.dataset(seed=0, batch_size=16), steps_per_epoch=3, epochs=1,
+                      verbose=0)
+  assert set(history.history) >= {'loss', 'null_accuracy', 'digit_accuracy'}
+  assert int(model.optimizer.iterations) == 3
+  assert not np.allclose(before, model.cell.kernel.numpy())
+  logs = model.evaluate(task.dataset(seed=1, batch_size=16, num_batches=2), verbose=0,
+                        return_dict=True)
+  assert 0 <= logs['null_accuracy'] <= 1 and np.isfinite(logs['loss'])
