@@ -180,11 +180,17 @@ def restore_model(model, path, optimizer=None):
 
 
 def _truncate_metrics(path, step):
-  """Drops metrics lines logged after ``step`` (written before a crash, then replayed)."""
+  """Drops metrics logged after ``step`` (written before a crash, then replayed) and the
+  evaluations of ``step`` itself (the run evaluates again when it ends)."""
   if not os.path.exists(path):
     return
+
+  def keep(record):
+    is_eval = str(record.get('split', '')).startswith('eval')
+    return record.get('step', 0) < step or (record.get('step', 0) == step and not is_eval)
+
   with open(path) as f:
-    lines = [l for l in f if l.strip() and json.loads(l).get('step', 0) <= step]
+    lines = [l for l in f if l.strip() and keep(json.loads(l))]
   with open(path, 'w') as f:
     f.writelines(lines)
 
