@@ -62,6 +62,7 @@ def test_train_binary_writes_run(trained):
   assert [r['t_max'] for r in train] == [10, 10, 10]  # DeCu reaches the full task
   assert all(np.isfinite(r['loss']) and 0 <= r['null_accuracy'] <= 1 for r in train)
   assert trainer.snapshot_steps(trained) == [0, 8, 16, 24]
+  assert [r['split'] for r in records if r['split'] != 'train'] == ['eval_train', 'eval_test']
   with open(os.path.join(trained, 'eval.json')) as f:
     table = json.load(f)
   assert table['step'] == 24 and table['test']['trials'] == 64
