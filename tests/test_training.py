@@ -216,3 +216,17 @@ def test_cifar_smoke_trains_with_conv_frontend(tmp_path, data_dir):
   with open(os.path.join(workdir, 'config.json')) as f:
     config = json.load(f)
   assert config['dataset'] == 'cifar10' and config['model']['frontend'] == 'conv'
+
+
+def test_extrapolate_binary(trained, data_dir):
+  proc = _run(['bin/extrapolate.py', f'--workdir={trained}', '--delays=4,30',
+               '--num_trials=40'], data_dir)
+  assert proc.stdout.splitlines()[0] == 'delay  accuracy'
+  with open(os.path.join(trained, 'analysis', 'extrapolation.json')) as f:
+    out = json.load(f)
+  assert out['delays'] == [4, 30] and out['trials'] == 500  # whole batches of 500
+  assert all(0 <= a <= 1 for a in out['accuracy'])
+  proc = _run(['bin/extrapolate.py', f'--workdir={trained}', '--delays=0'], data_dir,
+              check=False)
+  assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith(
+      'error: delays must be positive')

@@ -127,6 +127,32 @@ class DelayedClassification:
     """The mean noise frame with trigger 0, ``[num_features]`` (input during slow-point search)."""
     return tf.concat([tf.fill([self.num_pixels], self.mean), [0.0]], 0)
 
+  def sample_images(self, seed, batch_size, num_active=None, labels=None):
+    """Class-balanced images: a class uniformly among the active ones, then an image of it.
+
+    Args:
+      seed: ``[2]`` int seed.
+      batch_size: Python int.
+      num_active: number of active classes (default all).
+      labels: optional ``[batch]`` classes to use instead of sampling them.
+
+    Returns:
+      ``(images [B, num_pixels] float32 in [0, 1], labels [B] int32)``.
+    """
+    if num_active is None:
+      num_active = self.num_classes
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
+    shape = [batch_size]
+    if labels is None:
+      labels = tf.gather(self._order, _uniform_int(seeds[0], shape, num_active))
+    labels = tf.cast(labels, tf.int32)
+    within = _uniform_int(seeds[1], shape, tf.gather(self._counts, labels))
+    images = tf.cast(tf.gather(self._images, tf.gather(self._offsets, labels) + within),
+                     tf.float32)
+    if self._uint8:
+      images = images / 255.0
+    return images, labels
+
   def sample(self, seed, batch_size, t_max=None, num_active=None, labels=None):
     """Draws a batch of trials.
 
@@ -149,14 +175,7 @@ class DelayedClassification:
     seed = tf.cast(seed, tf.int32)
     seeds = tf.random.experimental.stateless_split(seed, num=5)
     shape = [batch_size]
-    if labels is None:
-      labels = tf.gather(self._order, _uniform_int(seeds[0], shape, num_active))
-    labels = tf.cast(labels, tf.int32)
-    within = _uniform_int(seeds[1], shape, tf.gather(self._counts, labels))
-    images = tf.gather(self._images, tf.gather(self._offsets, labels) + within)
-    images = tf.cast(images, tf.float32)
-    if self._uint8:
-      images = images / 255.0
+    images, labels = self.sample_images(seeds[0], batch_size, num_active, labels)
     if spec.stim_time is None:
       stim = _uniform_int(seeds[2], shape, t_max - spec.min_delay)
       report = stim + spec.min_delay + _uniform_int(seeds[3], shape,
