@@ -224,7 +224,7 @@ def test_extrapolate_binary(trained, data_dir):
   assert proc.stdout.splitlines()[0] == 'delay  accuracy'
   with open(os.path.join(trained, 'analysis', 'extrapolation.json')) as f:
     out = json.load(f)
-  assert out['delays'] == [4, 30] and out['trials'] == 500  # whole batches of 500
+  assert out['delays'] == [4, 30] and out['trials'] == 40
   assert all(0 <= a <= 1 for a in out['accuracy'])
   proc = _run(['bin/extrapolate.py', f'--workdir={trained}', '--delays=0'], data_dir,
               check=False)

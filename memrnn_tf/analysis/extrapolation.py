@@ -36,6 +36,7 @@ def delay_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scal
   if delays.size == 0 or delays[0] < 1:
     raise ValueError(f'delays must be positive integers, got {delays.tolist()}')
   max_delay = int(delays[-1])
+  batch_size = min(int(batch_size), int(num_trials))
   cell = model.cell
   pixels = task.num_pixels
   mean = task.mean
