@@ -1,0 +1,40 @@
+r"""Finds the class slow points of a trained run (paper section 6) and prints a table.
+
+  python bin/find_slowpoints.py --workdir=runs/mnist_gru_decu_s0 [--checkpoint=STEP]
+
+Writes ``<workdir>/analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<STEP>`` with
+--checkpoint). Columns: class, speed of its slow point, speed of the class mean it started
+from, iterations, converged (speed <= --tol), class read out when the trigger arrives at
+the slow point, its probability, distance from the class mean (xi coordinates), number of
+unstable modes (|lambda| > 1), the largest |lambda| and the slowest time constant in steps
+(inf when |lambda| >= 1).
+"""
+
+from absl import app
+from absl import flags
+
+from memrnn_tf import cli
+from memrnn_tf.analysis import procedures
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
+_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+_MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iteration limit of the search.')
+_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which a point counts as converged.')
+_TRIALS = flags.DEFINE_integer('trials_per_class', 100, 'Trials per class for the means.')
+_DELAY = flags.DEFINE_integer('delay', 15, 'Steps after the stimulus for the class means.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  _, table = cli.run_or_exit(
+      procedures.find_class_slow_points, _WORKDIR.value, _CHECKPOINT.value, _DATA_DIR.value,
+      delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value, tol=_TOL.value,
+      max_iters=_MAX_ITERS.value)
+  print(procedures.format_class_table(table))
+
+
+if __name__ == '__main__':
+  app.run(main)
