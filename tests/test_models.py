@@ -144,3 +144,10 @@ def test_keras_fit_and_evaluate_use_custom_steps(mnist_arrays):
   logs = model.evaluate(task.dataset(seed=1, batch_size=16, num_batches=2), verbose=0,
                         return_dict=True)
   assert 0 <= logs['null_accuracy'] <= 1 and np.isfinite(logs['loss'])
+
+
+def test_readout_sigmoid_option():
+  model = _model('gru', readout_sigmoid=True)
+  logits = model(tf.random.stateless_normal([2, 3, 6], [0, 3]) * 10).numpy()
+  assert logits.min() > 0 and logits.max() < 1
+  assert not _model('gru').readout_sigmoid

@@ -50,7 +50,7 @@ def delay_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scal
     return tf.concat([noise, tf.fill([n, 1], float(trigger))], axis=-1)
 
   triggered_step = tf.function(
-      lambda state, x: model.readout(cell.output(model.one_step(state, x))),
+      lambda state, x: model.state_logits(model.one_step(state, x)),
       jit_compile=jit_compile)
   plain_step = tf.function(model.one_step, jit_compile=jit_compile)
 

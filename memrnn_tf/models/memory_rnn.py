@@ -88,10 +88,12 @@ class MemoryRNN(keras.Model):
     unroll_limit: sequences up to this many (static) steps are unrolled in Python, longer
       or dynamic ones run in a ``tf.while_loop``.
     seed: seed of the readout initialiser.
+    readout_sigmoid: squash the readout with a sigmoid before the softmax (a quirk of the
+      authors' code; off by default).
   """
 
   def __init__(self, cell, input_dim, num_outputs=11, frontend=None, speed_penalty=0.0,
-               unroll_limit=64, seed=0, **kwargs):
+               unroll_limit=64, seed=0, readout_sigmoid=False, **kwargs):
     super().__init__(**kwargs)
     self.cell = cell
     self.input_dim = int(input_dim)
@@ -99,6 +101,7 @@ class MemoryRNN(keras.Model):
     self.frontend = frontend
     self.speed_penalty = float(speed_penalty)
     self.unroll_limit = int(unroll_limit)
+    self.readout_sigmoid = bool(readout_sigmoid)
     self.readout = keras.layers.Dense(
         self.num_outputs, name='readout',
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 7))
@@ -149,8 +152,15 @@ class MemoryRNN(keras.Model):
   def call(self, inputs, initial_state=None, return_states=False, training=False):
     """Logits ``[B, T, num_outputs]`` (and packed states ``[B, T, S]`` if requested)."""
     states = self.run_cell(inputs, initial_state)
-    logits = self.readout(self.cell.output(states))
+    logits = self.state_logits(states)
     return (logits, states) if return_states else logits
+
+  def state_logits(self, states):
+    """Readout logits ``[..., num_outputs]`` from packed states ``[..., S]``."""
+    logits = self.readout(self.cell.output(states))
+    # The authors' code squashed the readout with a sigmoid before the softmax; kept as an
+    # option (``model.readout_sigmoid``) to study its effect, off by default.
+    return tf.sigmoid(logits) if self.readout_sigmoid else logits
 
   # --- analysis hooks: the same cell the model trains ---------------------------------
   def one_step(self, state, inputs):
@@ -164,7 +174,7 @@ class MemoryRNN(keras.Model):
 
   def readout_probabilities(self, state):
     """Class probabilities ``[B, num_outputs]`` read out from packed states ``[B, S]``."""
-    return tf.nn.softmax(self.readout(self.cell.output(state)))
+    return tf.nn.softmax(self.state_logits(state))
 
   def set_speed_targets(self, states, inputs):
     """Sets the speed-penalty targets.
@@ -274,4 +284,5 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
                             num_dense=m.get('num_dense', 2), seed=seed + 100, name='frontend')
   return MemoryRNN(cell, input_dim, num_outputs=num_outputs, frontend=frontend,
                    speed_penalty=config.get('speed_penalty', 0.0),
-                   unroll_limit=m.get('unroll_limit', 64), seed=seed, name='memory_rnn')
+                   unroll_limit=m.get('unroll_limit', 64), seed=seed,
+                   readout_sigmoid=m.get('readout_sigmoid', False), name='memory_rnn')

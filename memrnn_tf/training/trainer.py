@@ -143,10 +143,16 @@ def check_workdir(config, workdir):
     saved = json.load(f)
   new = _config_dict(config)
   for key in _ARCH_KEYS:
-    if saved.get(key) != new.get(key):
+    old_value, new_value = saved.get(key), new.get(key)
+    if isinstance(old_value, dict) and isinstance(new_value, dict):
+      # Fields added to the config after the run was made are not a mismatch.
+      shared = set(old_value) & set(new_value)
+      old_value = {k: old_value[k] for k in sorted(shared)}
+      new_value = {k: new_value[k] for k in sorted(shared)}
+    if old_value != new_value:
       raise errors.CheckpointMismatchError(
-          f'--workdir={workdir} holds a run with {key}={saved.get(key)}, but the config asks '
-          f'for {key}={new.get(key)}; use another --workdir')
+          f'--workdir={workdir} holds a run with {key}={old_value}, but the config asks '
+          f'for {key}={new_value}; use another --workdir')
 
 
 def _checkpointing(exp, workdir):
