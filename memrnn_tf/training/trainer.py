@@ -258,41 +258,60 @@ def make_train_chunk(exp):
   return chunk
 
 
+class Evaluator:
+  """Accuracy of a model on ``num_trials`` trials of a task (the full task by default).
+
+  The compiled function is traced when the evaluator is made: a long run traces its
+  end-of-run evaluation at start-up, so editing the package's source files while it
+  trains cannot break it (autograph reads source files when it traces).
+  """
+
+  def __init__(self, model, task, num_trials, batch_size, seed, jit_compile=True, t_max=None,
+               num_active=None):
+    self.model = model
+    self.num_batches = max(1, math.ceil(num_trials / batch_size))
+    self.batch_size = batch_size
+    test_step = tf.function(model.test_step, jit_compile=jit_compile)
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int64)])
+    def run(i):
+      test_step(task.sample(tf.stack([tf.constant(seed, tf.int64), i]), batch_size,
+                            t_max=t_max, num_active=num_active))
+
+    self._run = run.get_concrete_function()
+
+  def __call__(self):
+    """Returns dict: ``loss``, ``null_accuracy``, ``digit_accuracy``, ``per_class``, ``trials``."""
+    self.model.reset_metrics()
+    for i in range(self.num_batches):
+      self._run(tf.constant(i, tf.int64))
+    values = _metric_values(self.model)
+    self.model.reset_metrics()
+    return {'loss': values['loss'], 'null_accuracy': values['null_accuracy'],
+            'digit_accuracy': values['digit_accuracy'], 'per_class': values['per_class'],
+            'trials': self.num_batches * self.batch_size}
+
+
 def evaluate_task(model, task, num_trials, batch_size, seed, jit_compile=True, t_max=None,
                   num_active=None):
-  """Accuracy of ``model`` on ``num_trials`` trials of ``task`` (full task by default).
-
-  Returns:
-    Dict: ``loss``, ``null_accuracy``, ``digit_accuracy``, ``per_class`` (list), ``trials``.
-  """
-  num_batches = max(1, math.ceil(num_trials / batch_size))
-
-  test_step = tf.function(model.test_step, jit_compile=jit_compile)
-
-  @tf.function
-  def run(i):
-    test_step(task.sample(tf.stack([tf.constant(seed, tf.int64), tf.cast(i, tf.int64)]),
-                          batch_size, t_max=t_max, num_active=num_active))
-
-  model.reset_metrics()
-  for i in range(num_batches):
-    run(tf.constant(i))
-  values = _metric_values(model)
-  model.reset_metrics()
-  return {'loss': values['loss'], 'null_accuracy': values['null_accuracy'],
-          'digit_accuracy': values['digit_accuracy'], 'per_class': values['per_class'],
-          'trials': num_batches * batch_size}
+  """One-off ``Evaluator(...)()``."""
+  return Evaluator(model, task, num_trials, batch_size, seed, jit_compile, t_max,
+                   num_active)()
 
 
-def evaluate_experiment(exp):
-  """The paper's table: null and digit accuracy on train and test images, full task."""
+def make_evaluators(exp):
+  """The paper's table, as ``{split: Evaluator}`` on train and test images, full task."""
   c = exp.config
-  table = {}
-  for split, task in (('train', exp.train_task), ('test', exp.test_task)):
-    # Evaluation seeds are disjoint from training seeds (which use (seed, step)).
-    table[split] = evaluate_task(exp.model, task, c.eval_trials, c.eval_batch_size,
-                                 seed=10_000_019 + int(c.seed), jit_compile=c.jit_compile)
-  return table
+  # Evaluation seeds are disjoint from training seeds (which use (seed, step)).
+  return {split: Evaluator(exp.model, task, c.eval_trials, c.eval_batch_size,
+                           seed=10_000_019 + int(c.seed), jit_compile=c.jit_compile)
+          for split, task in (('train', exp.train_task), ('test', exp.test_task))}
+
+
+def evaluate_experiment(exp, evaluators=None):
+  """The paper's table: null and digit accuracy on train and test images, full task."""
+  evaluators = evaluators or make_evaluators(exp)
+  return {split: evaluate() for split, evaluate in evaluators.items()}
 
 
 def _next_boundary(step, every):
@@ -332,6 +351,8 @@ def train_and_evaluate(config, workdir, data_dir=None):
 
   c = config
   chunk = make_train_chunk(exp)
+  chunk.get_concrete_function(tf.TensorSpec([], tf.int32))  # trace now (see Evaluator)
+  evaluators = make_evaluators(exp)
   progbar = keras.utils.Progbar(c.num_steps, unit_name='step') if c.progress_bar else None
   stage = exp.curriculum.at(step)
   logging.info('Training %s-%d on %s, curriculum %s, from step %d to %d (stage %s)',
@@ -372,7 +393,7 @@ def train_and_evaluate(config, workdir, data_dir=None):
     logging.info('Trained %d steps in %.1f s (%.1f steps/s)', step - start_step, elapsed,
                  (step - start_step) / elapsed)
 
-  table = evaluate_experiment(exp)
+  table = evaluate_experiment(exp, evaluators)
   for split, values in table.items():
     writer.write(step, {'split': f'eval_{split}', **values})
     logging.info('%s: null accuracy %.4f, digit accuracy %.4f (%d trials)', split,
