@@ -48,10 +48,13 @@ def get_config(arg='delay8'):
   config.model = ml_collections.ConfigDict(dict(
       units=100, truncation=10, bptt='sliding', unroll_limit=200))
 
-  # Optimisation: Adam on the mean squared error of the tanh outputs.
+  # Optimisation: Adam on the mean squared error of the tanh outputs; the learning rate
+  # is multiplied by lr_decay_factor at each of lr_decay_at (fractions of num_steps).
   config.num_steps = 8_000
   config.batch_size = 32
   config.learning_rate = 1e-3
+  config.lr_decay_at = (0.6, 0.8)
+  config.lr_decay_factor = 0.3
   config.grad_clip_norm = 0.0  # 0 disables clipping
 
   # Loop, logging and checkpoints.

@@ -1,0 +1,31 @@
+r"""Trains, analyses and plots the (delayed) 3-bit flip-flop network of papers/003.
+
+  python bin/flipflop.py --config=configs/flipflop.py:delay0 --workdir=runs/flipflop_delay0
+  python bin/flipflop.py --config=configs/flipflop.py:delay8 --workdir=runs/flipflop_delay8 \
+      --config.compare_with=runs/flipflop_delay0
+
+Resumes from the last checkpoint in --workdir; results in <workdir>/analysis and
+<workdir>/figures.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from memrnn_tf import cli
+from memrnn_tf import flipflop
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', cli.config_path('flipflop', 'delay8'), 'Experiment config (file.py:variant).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  cli.run_or_exit(flipflop.train_and_analyse, _CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == '__main__':
+  app.run(main)
