@@ -37,7 +37,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from configs import mnist
+from memrnn_tf import cli
 from memrnn_tf.analysis import slowpoints as sp
 from memrnn_tf.training import trainer
 
@@ -69,7 +69,7 @@ def load_model():
   if _WORKDIR.value:
     model, path = trainer.load_trained_model(_WORKDIR.value, _CHECKPOINT.value)
     return model, path
-  config = mnist.get_config('cpu')
+  config = cli.load_config('mnist', 'cpu')
   return trainer.model_from_config(config), 'random GRU-200 (paper init, seed 0)'
 
 

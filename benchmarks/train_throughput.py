@@ -20,10 +20,10 @@ import time
 
 from absl import app
 from absl import flags
-import numpy as np
 import tensorflow as tf
 
-from configs import mnist
+from memrnn_tf import cli
+from memrnn_tf.data import sources
 from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
 from memrnn_tf.training import curricula
@@ -65,8 +65,6 @@ def _time(fn, n_steps, seconds):
 
 def main(argv):
   del argv
-  data = np.load  # noqa: F841  (data comes through the package's loader below)
-  from memrnn_tf.data import sources  # pylint: disable=g-import-not-at-top
   images = sources.load_dataset('mnist', 'train')
   task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
   peak = matmul_peak()
@@ -75,7 +73,7 @@ def main(argv):
         f'{"GFLOP/s":>8s} {"of peak":>7s}')
   for cell in _CELLS.value:
     for batch_size in (int(b) for b in _BATCHES.value):
-      config = mnist.get_config('cpu')
+      config = cli.load_config('mnist', 'cpu')
       config.model.cell, config.batch_size = cell, batch_size
       config.model.reset_after = _RESET_AFTER.value
       model = memory_rnn.create_model(config, task.num_features)

@@ -1,5 +1,6 @@
 """Helpers shared by the absl binaries in ``bin/`` (no flags are defined here)."""
 
+import importlib.util
 import os
 import sys
 
@@ -13,6 +14,16 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def config_path(name, variant):
   """``configs/<name>.py:<variant>`` resolved against the repository root."""
   return f'{os.path.join(REPO_ROOT, "configs", name + ".py")}:{variant}'
+
+
+def load_config(name, variant):
+  """``get_config(variant)`` of ``configs/<name>.py``, imported by path (scripts run from
+  any directory, with or without the repository on ``sys.path``)."""
+  path = os.path.join(REPO_ROOT, 'configs', name + '.py')
+  spec = importlib.util.spec_from_file_location(f'memrnn_configs_{name}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
 
 
 def apply_overrides(config, **values):

@@ -28,7 +28,6 @@ deterministic function of the final checkpoint and the config, and is redone (no
 on every call.
 """
 
-import json
 import math
 import os
 import time
@@ -116,21 +115,6 @@ def build_model(config):
   return model
 
 
-def check_workdir(config, workdir):
-  """Refuses a workdir that holds a run of another model or task."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    return
-  with open(path) as f:
-    saved = json.load(f)
-  new = trainer._config_dict(config)  # pylint: disable=protected-access
-  for key in _ARCH_KEYS:
-    if saved.get(key) != new.get(key):
-      raise errors.CheckpointMismatchError(
-          f'--workdir={workdir} holds a run with {key}={saved.get(key)}, but the config asks '
-          f'for {key}={new.get(key)}; use another --workdir')
-
-
 # --- training --------------------------------------------------------------------------------
 def make_train_chunk(model, task, config):
   """Compiled ``chunk(n)``: n training steps, batches generated in-graph from (seed, step)."""
@@ -162,10 +146,10 @@ def train(config, workdir):
     tf.config.experimental.enable_op_determinism()
   task = make_task(config)
   model = build_model(config)
-  check_workdir(config, workdir)
+  trainer.check_workdir(config, workdir, keys=_ARCH_KEYS)
   os.makedirs(workdir, exist_ok=True)
-  trainer._write_json_atomic(os.path.join(workdir, 'config.json'),  # pylint: disable=protected-access
-                             trainer._config_dict(config))  # pylint: disable=protected-access
+  trainer.write_json_atomic(os.path.join(workdir, 'config.json'),
+                             trainer.config_dict(config))
   ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, 'checkpoints'),
                                        max_to_keep=int(config.keep_checkpoints))
@@ -175,8 +159,8 @@ def train(config, workdir):
     resumed_from = manager.latest_checkpoint
     logging.info('Resumed from %s', resumed_from)
   step = int(model.optimizer.iterations.numpy())
-  writer = trainer._MetricsWriter(workdir)  # pylint: disable=protected-access
-  trainer._truncate_metrics(writer.path, step)  # pylint: disable=protected-access
+  writer = trainer.MetricsWriter(workdir)
+  trainer.truncate_metrics(writer.path, step)
   c = config
   logging.info('Training flip-flop RNN-%d (delay %d, bptt %s %d) from step %d to %d',
                c.model.units, c.task.delay, c.model.bptt, c.model.truncation, step,
@@ -195,7 +179,7 @@ def train(config, workdir):
           f'loss became {loss} before step {step}; stopped, last good checkpoint '
           f'{manager.latest_checkpoint} kept (try a lower --config.learning_rate)')
     if step % c.log_every == 0 or step == c.num_steps:
-      record = trainer._metric_values(model)  # pylint: disable=protected-access
+      record = trainer.metric_values(model)
       record.update(split='train', learning_rate=float(model.optimizer.learning_rate),
                     steps_per_sec=(step - start_step) / max(
           time.time() - start_time, 1e-9))
@@ -506,7 +490,7 @@ def analyse(model, config, workdir):
                           jit_compile=bool(config.jit_compile))
   evaluation = accuracy_stats(traj['outputs'], traj['targets'], traj['weights'])
   evaluation['num_pulses'] = int(np.sum(traj['inputs'] != 0))
-  trainer._write_json_atomic(os.path.join(workdir, 'eval.json'), evaluation)  # pylint: disable=protected-access
+  trainer.write_json_atomic(os.path.join(workdir, 'eval.json'), evaluation)
   logging.info('Test trajectories (%d x %d steps): bit accuracy %.4f, all-bits accuracy '
                '%.4f, mse %.4g', a.num_trajectories, a.trajectory_len,
                evaluation['bit_accuracy'], evaluation['step_accuracy'], evaluation['mse'])
@@ -582,7 +566,7 @@ def analyse(model, config, workdir):
              'triggered_average': {'num_instances': avg['num_instances'],
                                    'pca_explained': s_ratio.tolist()},
              'trajectory_pca_explained': ratio.tolist(), 'timings': timings}
-  trainer._write_json_atomic(os.path.join(out_dir, 'summary.json'), summary)  # pylint: disable=protected-access
+  trainer.write_json_atomic(os.path.join(out_dir, 'summary.json'), summary)
   return summary
 
 
@@ -608,7 +592,7 @@ def train_and_analyse(config, workdir):
   summary = analyse(model, config, workdir)
   summary['training'] = {**info, 'train_call_seconds': train_seconds}
   summary['timings']['analysis_seconds'] = time.time() - start
-  trainer._write_json_atomic(os.path.join(workdir, 'analysis', 'summary.json'), summary)  # pylint: disable=protected-access
+  trainer.write_json_atomic(os.path.join(workdir, 'analysis', 'summary.json'), summary)
   if config.plots:
     from memrnn_tf.plots import flipflop as flipflop_plots  # matplotlib only when plotting
     start = time.time()

@@ -1,7 +1,5 @@
 """Curriculum schedules: the paper's boundaries, scaling, in-graph evaluation, registry."""
 
-import ml_collections
-import numpy as np
 import pytest
 import tensorflow as tf
 

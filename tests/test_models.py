@@ -1,7 +1,6 @@
 """Cells against stock Keras cells, the model's one-step map, losses computed by hand."""
 
 import keras
-import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -242,3 +242,20 @@ def test_find_slowpoints_binary(tmp_path, data_dir):
   summary = json.loads(open(os.path.join(workdir, 'analysis', 'slowpoints.json')).read())
   assert [r['class'] for r in summary['classes']] == list(range(10))
   assert summary['info']['step'] == 24
+
+
+def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
+  """A missing run or checkpoint: one-line error, exit 1, nothing written."""
+  workdir = str(tmp_path / 'run')
+  _untrained_workdir(workdir)
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
+  binary = os.path.join(REPO, 'bin', 'find_slowpoints.py')
+  for args, message in (([f'--workdir={tmp_path / "nothing"}'], 'config.json not found'),
+                        ([f'--workdir={workdir}', '--checkpoint=7'],
+                         'no checkpoint or snapshot of step 7')):
+    proc = subprocess.run([sys.executable, binary] + args, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: ') and message in last, last
+  assert not os.path.exists(os.path.join(workdir, 'analysis'))

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from configs import mnist
 from memrnn_tf import errors
 from memrnn_tf.training import trainer
 

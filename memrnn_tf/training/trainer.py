@@ -100,7 +100,7 @@ def make_optimizer(config):
 
 
 # --- workdir -------------------------------------------------------------------------------
-def _write_json_atomic(path, obj):
+def write_json_atomic(path, obj):
   tmp = f'{path}.tmp'
   with open(tmp, 'w') as f:
     json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
@@ -117,7 +117,7 @@ def _json_default(x):
   raise TypeError(f'not JSON serialisable: {type(x).__name__}')
 
 
-def _config_dict(config):
+def config_dict(config):
   return json.loads(json.dumps(config.to_dict(), default=_json_default))
 
 
@@ -134,15 +134,24 @@ def load_workdir_config(workdir):
     return ml_collections.ConfigDict(json.load(f))
 
 
-def check_workdir(config, workdir):
-  """Refuses a workdir that holds a run of another architecture."""
+def check_workdir(config, workdir, keys=_ARCH_KEYS):
+  """Refuses a workdir that holds a run of another architecture.
+
+  Args:
+    config: the new run's config.
+    workdir: the run directory.
+    keys: top-level config fields that must agree with the saved ``config.json``.
+
+  Raises:
+    CheckpointMismatchError: naming the first field that differs.
+  """
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return
   with open(path) as f:
     saved = json.load(f)
-  new = _config_dict(config)
-  for key in _ARCH_KEYS:
+  new = config_dict(config)
+  for key in keys:
     old_value, new_value = saved.get(key), new.get(key)
     if isinstance(old_value, dict) and isinstance(new_value, dict):
       # Fields added to the config after the run was made are not a mismatch.
@@ -185,7 +194,7 @@ def restore_model(model, path, optimizer=None):
         f'checkpoint {path} does not match the model built from the config: {first}') from e
 
 
-def _truncate_metrics(path, step):
+def truncate_metrics(path, step):
   """Drops metrics logged after ``step`` (written before a crash, then replayed) and the
   evaluations of ``step`` itself (the run evaluates again when it ends)."""
   if not os.path.exists(path):
@@ -201,7 +210,7 @@ def _truncate_metrics(path, step):
     f.writelines(lines)
 
 
-class _MetricsWriter:
+class MetricsWriter:
   """Writes scalars to TensorBoard and a JSON-lines file."""
 
   def __init__(self, workdir):
@@ -223,7 +232,7 @@ def _finite_or_none(x):
   return x if math.isfinite(x) else None
 
 
-def _metric_values(model):
+def metric_values(model):
   """Current tracker values; NaN entries (e.g. classes not seen yet) become None."""
   out = {}
   for m in model.metrics:
@@ -285,7 +294,7 @@ class Evaluator:
     self.model.reset_metrics()
     for i in range(self.num_batches):
       self._run(tf.constant(i, tf.int64))
-    values = _metric_values(self.model)
+    values = metric_values(self.model)
     self.model.reset_metrics()
     return {'loss': values['loss'], 'null_accuracy': values['null_accuracy'],
             'digit_accuracy': values['digit_accuracy'], 'per_class': values['per_class'],
@@ -338,7 +347,7 @@ def train_and_evaluate(config, workdir, data_dir=None):
   exp = build_experiment(config, data_dir)  # all validation before touching the workdir
   check_workdir(config, workdir)
   os.makedirs(workdir, exist_ok=True)
-  _write_json_atomic(os.path.join(workdir, 'config.json'), _config_dict(config))
+  write_json_atomic(os.path.join(workdir, 'config.json'), config_dict(config))
 
   model = exp.model
   ckpt, manager, snapshots = _checkpointing(exp, workdir)
@@ -346,8 +355,8 @@ def train_and_evaluate(config, workdir, data_dir=None):
     restore_model(model, manager.latest_checkpoint, model.optimizer)
     logging.info('Resumed from %s', manager.latest_checkpoint)
   step = int(model.optimizer.iterations.numpy())
-  writer = _MetricsWriter(workdir)
-  _truncate_metrics(writer.path, step)
+  writer = MetricsWriter(workdir)
+  truncate_metrics(writer.path, step)
 
   c = config
   chunk = make_train_chunk(exp)
@@ -378,7 +387,7 @@ def train_and_evaluate(config, workdir, data_dir=None):
       logging.info('Step %d: curriculum stage %s', step, new_stage)
       stage = new_stage
     if step % c.log_every == 0 or step == c.num_steps:
-      record = _metric_values(model)
+      record = metric_values(model)
       record.update(stage, split='train', learning_rate=float(
           model.optimizer.learning_rate), steps_per_sec=(step - start_step) / max(
               time.time() - start_time, 1e-9))
@@ -399,7 +408,7 @@ def train_and_evaluate(config, workdir, data_dir=None):
     logging.info('%s: null accuracy %.4f, digit accuracy %.4f (%d trials)', split,
                  values['null_accuracy'], values['digit_accuracy'], values['trials'])
   result = {'step': step, 'train_seconds_this_session': elapsed, **table}
-  _write_json_atomic(os.path.join(workdir, 'eval.json'), result)
+  write_json_atomic(os.path.join(workdir, 'eval.json'), result)
   return result
 
 

@@ -1,0 +1,38 @@
+"""The benchmark scripts run as README says (``python benchmarks/<name>.py``), tiny sizes."""
+
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script, args, data_dir):
+  # No PYTHONPATH: the scripts must find their configs from the repository themselves.
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  env.update(MEMRNN_DATA_DIR=data_dir, TF_CPP_MIN_LOG_LEVEL='2')
+  proc = subprocess.run([sys.executable, os.path.join('benchmarks', script)] + args, cwd=REPO,
+                        env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc.stdout.strip().splitlines()
+
+
+def test_train_throughput_prints_rows(data_dir):
+  lines = _run('train_throughput.py', ['--cells=gru', '--batch_sizes=4', '--seconds=0.1'],
+               data_dir)
+  assert lines[0].startswith('matmul peak') and float(lines[0].split()[-2]) > 0
+  rows = [line.split() for line in lines[2:]]
+  assert [r[:3] for r in rows] == [['gru', '4', 'step'], ['gru', '4', 'e2e']]
+  for r in rows:
+    trials, steps = float(r[3]), float(r[4])
+    assert trials > 0 and abs(trials / steps - 4) < 0.1  # trials/s = batch * steps/s
+
+
+def test_slowpoints_benchmark_variants_agree(data_dir):
+  lines = _run('slowpoints.py', ['--sizes=8', '--max_iters=30', '--repeats=1',
+                                 '--baseline_seconds=60', '--tol=1e-30'], data_dir)
+  assert 'matmul peak' in lines[0]
+  rows = {line[:28].strip(): line[28:].split() for line in lines[2:]}
+  assert set(rows) == {'loop', 'per-call', 'per-call, hoisted'}
+  # Same iteration, same count: tol 1e-30 is never reached, so all run max_iters.
+  assert [int(r[1]) for r in rows.values()] == [30, 30, 30]
