@@ -66,6 +66,7 @@ def get_config(arg='delay8'):
   config.checkpoint_every = 1000
   config.keep_checkpoints = 3
   config.deterministic = True
+  config.progress_bar = True
 
   # Analysis: test trajectories (evaluation and PCA), fixed points from trajectory states
   # plus Gaussian noise, triggered average of one switch.
@@ -112,6 +113,7 @@ def get_config(arg='delay8'):
     config.steps_per_execution = 5
     config.log_every = 10
     config.checkpoint_every = 10
+    config.progress_bar = False
     config.task.delay = 2
     config.analysis.num_trajectories = 4
     config.analysis.trajectory_len = 500

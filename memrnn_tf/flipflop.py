@@ -28,7 +28,6 @@ deterministic function of the final checkpoint and the config, and is redone (no
 on every call.
 """
 
-import math
 import os
 import time
 
@@ -37,7 +36,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from memrnn_tf import errors
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import flipflop as flipflop_data
 from memrnn_tf.models import flipflop as flipflop_models
@@ -149,7 +147,7 @@ def train(config, workdir):
   trainer.check_workdir(config, workdir, keys=_ARCH_KEYS)
   os.makedirs(workdir, exist_ok=True)
   trainer.write_json_atomic(os.path.join(workdir, 'config.json'),
-                             trainer.config_dict(config))
+                            trainer.config_dict(config))
   ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, 'checkpoints'),
                                        max_to_keep=int(config.keep_checkpoints))
@@ -165,34 +163,8 @@ def train(config, workdir):
   logging.info('Training flip-flop RNN-%d (delay %d, bptt %s %d) from step %d to %d',
                c.model.units, c.task.delay, c.model.bptt, c.model.truncation, step,
                c.num_steps)
-  chunk = make_train_chunk(model, task, config)
-  start_time, start_step = time.time(), step
-  model.reset_metrics()
-  while step < c.num_steps:
-    stop = min(c.num_steps, step + c.steps_per_execution,
-               (step // c.log_every + 1) * c.log_every,
-               (step // c.checkpoint_every + 1) * c.checkpoint_every)
-    loss = float(chunk(tf.constant(stop - step)))
-    step = int(model.optimizer.iterations.numpy())
-    if not math.isfinite(loss):
-      raise errors.TrainingDivergedError(
-          f'loss became {loss} before step {step}; stopped, last good checkpoint '
-          f'{manager.latest_checkpoint} kept (try a lower --config.learning_rate)')
-    if step % c.log_every == 0 or step == c.num_steps:
-      record = trainer.metric_values(model)
-      record.update(split='train', learning_rate=float(model.optimizer.learning_rate),
-                    steps_per_sec=(step - start_step) / max(
-          time.time() - start_time, 1e-9))
-      writer.write(step, record)
-      logging.info('Step %d: loss %.4f, accuracy %.4f', step, record['loss'],
-                   record['accuracy'])
-      model.reset_metrics()
-    if step % c.checkpoint_every == 0 or step == c.num_steps:
-      manager.save(checkpoint_number=step)
-  elapsed = time.time() - start_time
-  if step > start_step:
-    logging.info('Trained %d steps in %.1f s (%.1f steps/s)', step - start_step, elapsed,
-                 (step - start_step) / elapsed)
+  step, elapsed = trainer.training_loop(model, make_train_chunk(model, task, config), config,
+                                        manager, writer)
   return model, {'step': step, 'train_seconds_this_session': elapsed,
                  'resumed_from': resumed_from}
 

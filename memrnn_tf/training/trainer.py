@@ -327,6 +327,79 @@ def _next_boundary(step, every):
   return (step // every + 1) * every
 
 
+def training_loop(model, chunk, config, manager, writer, snapshots=None, stage_fn=None):
+  """The resumable training loop shared by the experiments, from the optimizer's step.
+
+  Calls ``chunk(n)`` (n compiled training steps) until ``config.num_steps``, stopping at
+  every multiple of ``log_every`` (metrics to ``writer``, then reset), ``checkpoint_every``
+  (``manager``) and, with ``snapshots``, ``snapshot_every`` (and step 0).
+
+  Args:
+    model: the compiled model (its ``optimizer.iterations`` is the step).
+    chunk: ``chunk(n) -> loss`` (scalar tensor, the running mean loss).
+    config: reads ``num_steps``, ``steps_per_execution``, ``log_every``,
+      ``checkpoint_every``, ``snapshot_every`` and ``progress_bar``.
+    manager: ``tf.train.CheckpointManager`` of model and optimizer.
+    writer: ``MetricsWriter``.
+    snapshots: optional ``CheckpointManager`` of weight snapshots.
+    stage_fn: optional ``stage_fn(step) -> dict`` (curriculum stage), logged when it
+      changes and added to every metrics record.
+
+  Returns:
+    ``(step, seconds)``: the final step and the seconds this call trained.
+
+  Raises:
+    TrainingDivergedError: non-finite loss (nothing is saved after it: the last good
+      checkpoint is kept).
+  """
+  c = config
+  step = int(model.optimizer.iterations.numpy())
+  every = [c.log_every, c.checkpoint_every] + ([c.snapshot_every] if snapshots else [])
+  progbar = (keras.utils.Progbar(c.num_steps, unit_name='step')
+             if c.get('progress_bar', False) else None)
+  stage = stage_fn(step) if stage_fn else {}
+  if snapshots is not None and step == 0:
+    snapshots.save(checkpoint_number=0)
+  start_time, start_step = time.time(), step
+  model.reset_metrics()
+  while step < c.num_steps:
+    stop = min([c.num_steps, step + c.steps_per_execution] +
+               [_next_boundary(step, e) for e in every])
+    loss = float(chunk(tf.constant(stop - step)))
+    step = int(model.optimizer.iterations.numpy())
+    if not math.isfinite(loss):
+      raise errors.TrainingDivergedError(
+          f'loss became {loss} before step {step}; stopped, last good checkpoint '
+          f'{manager.latest_checkpoint} kept (try a lower --config.learning_rate)')
+    if progbar is not None:
+      progbar.update(step, [('loss', loss)])
+    if stage_fn:
+      new_stage = stage_fn(step)
+      if new_stage != stage:
+        logging.info('Step %d: curriculum stage %s', step, new_stage)
+        stage = new_stage
+    last = step == c.num_steps
+    if step % c.log_every == 0 or last:
+      record = metric_values(model)
+      record.update(stage, split='train', learning_rate=float(
+          model.optimizer.learning_rate), steps_per_sec=(step - start_step) / max(
+              time.time() - start_time, 1e-9))
+      writer.write(step, record)
+      if progbar is None:
+        logging.info('Step %d: %s', step, ', '.join(
+            f'{k} {v:.4g}' for k, v in record.items() if isinstance(v, float)))
+      model.reset_metrics()
+    if snapshots is not None and (step % c.snapshot_every == 0 or last):
+      snapshots.save(checkpoint_number=step)
+    if step % c.checkpoint_every == 0 or last:
+      manager.save(checkpoint_number=step)
+  elapsed = time.time() - start_time
+  if step > start_step:
+    logging.info('Trained %d steps in %.1f s (%.1f steps/s)', step - start_step, elapsed,
+                 (step - start_step) / elapsed)
+  return step, elapsed
+
+
 def train_and_evaluate(config, workdir, data_dir=None):
   """Trains (resuming if possible) and evaluates; returns the final evaluation table.
 
@@ -362,45 +435,11 @@ def train_and_evaluate(config, workdir, data_dir=None):
   chunk = make_train_chunk(exp)
   chunk.get_concrete_function(tf.TensorSpec([], tf.int32))  # trace now (see Evaluator)
   evaluators = make_evaluators(exp)
-  progbar = keras.utils.Progbar(c.num_steps, unit_name='step') if c.progress_bar else None
-  stage = exp.curriculum.at(step)
   logging.info('Training %s-%d on %s, curriculum %s, from step %d to %d (stage %s)',
                c.model.cell, c.model.units, c.dataset, exp.curriculum.name, step, c.num_steps,
-               stage)
-  if step == 0:
-    snapshots.save(checkpoint_number=0)
-  start_time, start_step = time.time(), step
-  model.reset_metrics()
-  while step < c.num_steps:
-    stop = min(c.num_steps, step + c.steps_per_execution, _next_boundary(step, c.log_every),
-               _next_boundary(step, c.checkpoint_every), _next_boundary(step, c.snapshot_every))
-    loss = float(chunk(tf.constant(stop - step)))
-    step = int(model.optimizer.iterations.numpy())
-    if not math.isfinite(loss):
-      raise errors.TrainingDivergedError(
-          f'loss became {loss} before step {step}; stopped, last good checkpoint '
-          f'{manager.latest_checkpoint} kept (try a lower --config.learning_rate)')
-    if progbar is not None:
-      progbar.update(step, [('loss', loss)])
-    new_stage = exp.curriculum.at(step)
-    if new_stage != stage:
-      logging.info('Step %d: curriculum stage %s', step, new_stage)
-      stage = new_stage
-    if step % c.log_every == 0 or step == c.num_steps:
-      record = metric_values(model)
-      record.update(stage, split='train', learning_rate=float(
-          model.optimizer.learning_rate), steps_per_sec=(step - start_step) / max(
-              time.time() - start_time, 1e-9))
-      writer.write(step, record)
-      model.reset_metrics()
-    if step % c.snapshot_every == 0 or step == c.num_steps:
-      snapshots.save(checkpoint_number=step)
-    if step % c.checkpoint_every == 0 or step == c.num_steps:
-      manager.save(checkpoint_number=step)
-  elapsed = time.time() - start_time
-  if step > start_step:
-    logging.info('Trained %d steps in %.1f s (%.1f steps/s)', step - start_step, elapsed,
-                 (step - start_step) / elapsed)
+               exp.curriculum.at(step))
+  step, elapsed = training_loop(model, chunk, config, manager, writer, snapshots=snapshots,
+                                stage_fn=exp.curriculum.at)
 
   table = evaluate_experiment(exp, evaluators)
   for split, values in table.items():
