@@ -259,3 +259,26 @@ def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith('error: ') and message in last, last
   assert not os.path.exists(os.path.join(workdir, 'analysis'))
+
+
+def test_lstm_eigenvalues_finite_where_tanh_c_saturates():
+  """|c| = 30 saturates tanh(c) in float32 (the xi chart is degenerate there); the
+  eigenvalues come from dF/dx, which stays finite, and agree with d xi / d xi elsewhere."""
+  cell = _random_cell('lstm', 3, 2, stock=False, scale=0.6)
+  step_fn = sp.step_fn_for_cell(cell)
+  points = np.array([[0.1, -0.2, 0.3, 30.0, -30.0, 0.5],
+                     [0.1, -0.2, 0.3, 0.4, -0.3, 0.5]], np.float32)
+  to_xi = lambda x: np.asarray(step_fn.to_xi(tf.constant(x)))  # noqa: E731
+  result = sp.SlowPoints(points=points, xi=to_xi(points), speeds=np.zeros(2),
+                         initial_states=points, inputs=np.zeros((2, 2), np.float32),
+                         iterations=np.zeros(2, int), converged=np.ones(2, bool))
+  assert not np.all(np.isfinite(result.jacobians(step_fn)[0]))  # xi chart degenerate
+  ev = result.eigenvalues(step_fn)
+  assert np.all(np.isfinite(ev))
+  expected = np.linalg.eigvals(result.jacobians(step_fn, coords='state').astype(np.float64))
+  np.testing.assert_allclose(np.sort(np.abs(ev), axis=1), np.sort(np.abs(expected), axis=1),
+                             atol=1e-6)
+  assert np.all(result.n_unstable() >= 0)
+  # Non-finite eigenvalues count as unknown (-1), never as "stable".
+  result.eigvals = np.array([[np.nan] * 6, [0.5] * 6], np.complex128)
+  np.testing.assert_array_equal(result.n_unstable(), [-1, 0])

@@ -508,15 +508,20 @@ class SlowPoints:
                     len(self), batch_size)
 
   def eigenvalues(self, step_fn=None):
-    """Eigenvalues of d xi(F) / d xi, ``[N, S]`` complex, by decreasing modulus.
+    """Eigenvalues of the Jacobian of F at the points, ``[N, S]`` complex, by decreasing
+    modulus.
 
-    Computed (and stored in ``eigvals``) on the first call, which needs ``step_fn``.
+    Computed from dF/dx in the packed state (``jacobians(coords='state')``), stored in
+    ``eigvals``, on the first call, which needs ``step_fn``. At a fixed point dF/dx and the
+    paper's d xi(F) / d xi are similar matrices (``to_xi`` is elementwise), so their
+    eigenvalues agree; dF/dx stays finite where LSTM's tanh(c) saturates (|c| > ~9 in
+    float32), where the xi chart is degenerate and d xi(F) / d xi is not. Points whose
+    Jacobian is not finite get NaN eigenvalues.
     """
     if self.eigvals is None:
       if step_fn is None:
         raise ValueError('eigenvalues not computed yet: pass step_fn')
-      jac = self.jacobians(step_fn).astype(np.float64)
-      # Saturated LSTM cells (tanh'(c) = 0) make xi a degenerate chart: NaN, not a crash.
+      jac = self.jacobians(step_fn, coords='state').astype(np.float64)
       finite = np.all(np.isfinite(jac), axis=(1, 2))
       ev = np.full(jac.shape[:2], np.nan, np.complex128)
       if finite.any():
@@ -526,12 +531,15 @@ class SlowPoints:
     return self.eigvals
 
   def n_unstable(self, step_fn=None, threshold=1.0):
-    """Number of unstable modes (``|lambda| > threshold``, default 1) per point, ``[N]``.
+    """Number of unstable modes (``|lambda| > threshold``, default 1) per point, ``[N]``;
+    -1 where the eigenvalues are not finite (unknown, never silently 0).
 
     Near-marginal modes (|lambda| = 1 + 1e-4, e.g. saturated GRU units) count as
     unstable at the default threshold; raise it to ignore them.
     """
-    return np.sum(np.abs(self.eigenvalues(step_fn)) > threshold, axis=1)
+    ev = self.eigenvalues(step_fn)
+    count = np.sum(np.abs(ev) > threshold, axis=1)
+    return np.where(np.all(np.isfinite(ev), axis=1), count, -1)
 
   def time_constants(self, step_fn=None, k=1):
     """Slowest time constants ``-1 / log|lambda|`` (in steps), ``[N, k]`` (``[N]`` if k=1).

@@ -138,14 +138,15 @@ class MemoryRNN(keras.Model):
     if initial_state is None:
       initial_state = self.cell.zero_state(tf.shape(inputs)[0], projected.dtype)
     steps = inputs.shape[1]
+    weights = self.cell.recurrent_weights()  # once per sequence, not per step
     if steps is not None and steps <= self.unroll_limit:
       # unstack (not projected[:, t]): its gradient is one stack instead of T padded adds.
       state, states = initial_state, []
       for projected_t in tf.unstack(projected, axis=1):
-        state = self.cell.step(projected_t, state)
+        state = self.cell.step(projected_t, state, weights)
         states.append(state)
       return tf.stack(states, axis=1)
-    states = tf.scan(lambda s, p: self.cell.step(p, s),
+    states = tf.scan(lambda s, p: self.cell.step(p, s, weights),
                      tf.transpose(projected, [1, 0, 2]), initializer=initial_state)
     return tf.transpose(states, [1, 0, 2])
 
