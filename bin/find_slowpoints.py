@@ -4,10 +4,11 @@ r"""Finds the class slow points of a trained run (paper section 6) and prints a 
 
 Writes ``<workdir>/analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<STEP>`` with
 --checkpoint). Columns: class, speed of its slow point, speed of the class mean it started
-from, iterations, converged (speed <= --tol), class read out when the trigger arrives at
-the slow point, its probability, distance from the class mean (xi coordinates), number of
-unstable modes (|lambda| > 1), the largest |lambda| and the slowest time constant in steps
-(inf when |lambda| >= 1).
+from, iterations, how the search ended ("conv": yes = speed <= --tol; min = stopped
+improving, a local minimum of the speed; no = still improving at --max_iters), class read
+out when the trigger arrives at the slow point, its probability, distance from the class
+mean (xi coordinates), number of unstable modes (|lambda| > 1), the largest |lambda| and
+the slowest time constant in steps (inf when |lambda| >= 1).
 """
 
 from absl import app
@@ -19,7 +20,8 @@ from memrnn_tf.analysis import procedures
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
-_MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iteration limit of the search.')
+_MAX_ITERS = flags.DEFINE_integer('max_iters', 200_000,
+                                  'Iteration limit of the search (~8 s for a GRU-200).')
 _TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which a point counts as converged.')
 _TRIALS = flags.DEFINE_integer('trials_per_class', 100, 'Trials per class for the means.')
 _DELAY = flags.DEFINE_integer('delay', 15, 'Steps after the stimulus for the class means.')

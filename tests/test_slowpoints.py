@@ -241,6 +241,9 @@ def test_find_slowpoints_binary(tmp_path, data_dir):
   assert np.all(loaded.speeds <= loaded.initial_speeds)
   summary = json.loads(open(os.path.join(workdir, 'analysis', 'slowpoints.json')).read())
   assert [r['class'] for r in summary['classes']] == list(range(10))
+  for r in summary['classes']:  # how each search ended, consistent with its iterations
+    assert r['stopped'] == ('converged' if r['converged'] else
+                            'stalled' if r['iterations'] < 3000 else 'max_iters')
   assert summary['info']['step'] == 24
 
 

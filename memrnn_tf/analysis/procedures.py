@@ -167,7 +167,7 @@ def _step_of(path):
 
 def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
                            trials_per_class=100, split='test', seed=0, tol=1e-8,
-                           max_iters=20_000, clip='auto', write=True, **search_kwargs):
+                           max_iters=200_000, clip='auto', write=True, **search_kwargs):
   """The paper's class slow points of a trained run, written under ``workdir/analysis``.
 
   Args:
@@ -210,6 +210,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
         'class': c, 'speed': float(result.speeds[c]),
         'class_mean_speed': float(result.initial_speeds[c]),
         'iterations': int(result.iterations[c]), 'converged': bool(result.converged[c]),
+        'stopped': _stop_reason(result, c, max_iters),
         'readout_class': report - 1,  # -1: "null"
         'readout_probability': float(probs[c, report]),
         'distance_from_mean': float(distance[c]), 'n_unstable': int(n_unstable[c]),
@@ -232,20 +233,31 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   return result, table
 
 
+def _stop_reason(result, i, max_iters):
+  """Why the search of point ``i`` ended: ``'converged'`` (speed <= tol), ``'stalled'``
+  (stopped improving before ``max_iters``: a local minimum of the speed, a slow point that
+  is not a fixed point) or ``'max_iters'`` (still improving when the budget ran out)."""
+  if result.converged[i]:
+    return 'converged'
+  return 'stalled' if result.iterations[i] < max_iters else 'max_iters'
+
+
 def format_class_table(table):
   """The per-class table as text."""
   header = (f'{"class":>5} {"speed":>10} {"mean speed":>10} {"iters":>6} {"conv":>5} '
             f'{"readout":>7} {"p":>5} {"dist":>7} {"unstable":>8} {"max|ev|":>8} {"tau":>8}')
+  stopped = {'converged': 'yes', 'stalled': 'min', 'max_iters': 'no'}
   lines = [header]
   for r in table:
     readout = 'null' if r['readout_class'] < 0 else str(r['readout_class'])
     tau = r['slowest_time_constant']
     lines.append(f'{r["class"]:>5} {r["speed"]:>10.3e} {r["class_mean_speed"]:>10.3e} '
-                 f'{r["iterations"]:>6} {"yes" if r["converged"] else "no":>5} '
+                 f'{r["iterations"]:>6} {stopped[r["stopped"]]:>5} '
                  f'{readout:>7} {r["readout_probability"]:>5.2f} '
                  f'{r["distance_from_mean"]:>7.3f} {r["n_unstable"]:>8} '
                  f'{r["max_abs_eigenvalue"]:>8.4f} '
                  f'{"inf" if not np.isfinite(tau) else f"{tau:.1f}":>8}')
   correct = sum(r['readout_class'] == r['class'] for r in table)
-  lines.append(f'readout matches class for {correct}/{len(table)} slow points')
+  lines.append(f'readout matches class for {correct}/{len(table)} slow points '
+               '(conv: yes = speed <= tol, min = stopped improving, no = iteration limit)')
   return '\n'.join(lines)
