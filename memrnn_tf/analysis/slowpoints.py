@@ -48,7 +48,11 @@ class StepFunction:
     output: packed state -> hidden output ``h`` (default identity).
     prepare: optional ``prepare(inputs [B, I]) -> prepared [B, G]``, the part of F that
       depends on the inputs only (input projection); with it ``step`` must be given.
-    step: ``step(state, prepared) -> next state``; ``step(s, prepare(I)) == fn(s, I)``.
+    step: ``step(state, prepared) -> next state``; ``step(s, prepare(I)) == fn(s, I)``;
+      with ``constants``, ``step(state, prepared, constants)``.
+    constants: optional ``constants()`` -> tensors ``step`` needs that depend on neither
+      the state nor the input (a cell's ``recurrent_weights()``): a search computes them
+      once, outside its loop, rather than at every iteration.
     state_size: packed state width, if known.
     state_bounds: ``[S]`` bounds of the reachable states (``|h| < 1``; ``inf`` for
       LSTM's ``c``), usable as ``find_slow_points(..., clip=...)``; ``None`` if unknown.
@@ -56,14 +60,16 @@ class StepFunction:
   """
 
   def __init__(self, fn, to_xi=None, from_xi=None, output=None, prepare=None, step=None,
-               state_size=None, state_bounds=None, name='step_fn'):
+               state_size=None, state_bounds=None, name='step_fn', constants=None):
     if (prepare is None) != (step is None):
       raise ValueError('StepFunction: give both prepare and step, or neither')
     self.fn = fn
     self.to_xi = to_xi or (lambda s: s)
     self.from_xi = from_xi or (lambda xi: xi)
     self.output = output or (lambda s: s)
-    self._prepare, self._step = prepare, step
+    if constants is not None and step is None:
+      raise ValueError('StepFunction: constants need step')
+    self._prepare, self._step, self._constants = prepare, step, constants
     self.state_size = state_size
     self.state_bounds = None if state_bounds is None else np.asarray(state_bounds, np.float32)
     self.name = name
@@ -76,9 +82,17 @@ class StepFunction:
     """Input-only part of F, ``[B, I] -> [B, G]`` (identity without a fast path)."""
     return inputs if self._prepare is None else self._prepare(inputs)
 
-  def step(self, state, prepared):
-    """F given ``prepare(inputs)``."""
-    return self.fn(state, prepared) if self._step is None else self._step(state, prepared)
+  def constants(self):
+    """The state- and input-independent tensors of ``step`` (``None`` if there are none)."""
+    return None if self._constants is None else self._constants()
+
+  def step(self, state, prepared, constants=None):
+    """F given ``prepare(inputs)`` (and ``constants()``, computed here when ``None``)."""
+    if self._step is None:
+      return self.fn(state, prepared)
+    if self._constants is None:
+      return self._step(state, prepared)
+    return self._step(state, prepared, self.constants() if constants is None else constants)
 
 
 def _as_step_fn(step_fn, to_xi=None):
@@ -88,7 +102,7 @@ def _as_step_fn(step_fn, to_xi=None):
     return StepFunction(step_fn.fn, to_xi=to_xi, from_xi=step_fn.from_xi,
                         output=step_fn.output, prepare=step_fn._prepare, step=step_fn._step,
                         state_size=step_fn.state_size, state_bounds=step_fn.state_bounds,
-                        name=step_fn.name)
+                        name=step_fn.name, constants=step_fn._constants)
   if not callable(step_fn):
     raise ValueError(f'step_fn must be callable, got {type(step_fn).__name__}')
   return StepFunction(step_fn, to_xi=to_xi)
@@ -106,7 +120,8 @@ def step_fn_for_model(model):
 
   return StepFunction(model.one_step, to_xi=cell.to_xi, from_xi=cell.from_xi,
                       output=cell.output, prepare=prepare,
-                      step=lambda state, projected: cell.step(projected, state),
+                      step=lambda state, projected, weights: cell.step(projected, state, weights),
+                      constants=cell.recurrent_weights,
                       state_size=cell.state_size,
                       state_bounds=_bounds(cell.units, cell.state_size > cell.units),
                       name=f'{model.name}/{cell.name}')
@@ -150,7 +165,9 @@ def step_fn_for_cell(cell, input_dim=None):
   if isinstance(cell, cells_lib.RecurrentCell):
     return StepFunction(lambda state, inputs: cell.one_step(inputs, state), to_xi=cell.to_xi,
                         from_xi=cell.from_xi, output=cell.output, prepare=cell.project,
-                        step=lambda state, projected: cell.step(projected, state),
+                        step=lambda state, projected, weights: cell.step(projected, state,
+                                                                         weights),
+                        constants=cell.recurrent_weights,
                         state_size=cell.state_size,
                         state_bounds=_bounds(cell.units, cell.state_size > cell.units),
                         name=cell.name)
@@ -195,8 +212,9 @@ class SearchOptions:
   clip: float | None = None
 
 
-def _speed(step_fn, to_xi, x, prepared):
-  return tf.reduce_sum(tf.square(to_xi(step_fn.step(x, prepared)) - to_xi(x)), axis=-1)
+def _speed(step_fn, to_xi, x, prepared, constants=None):
+  return tf.reduce_sum(tf.square(to_xi(step_fn.step(x, prepared, constants)) - to_xi(x)),
+                       axis=-1)
 
 
 def make_search_step(step_fn, clip=None):
@@ -209,17 +227,19 @@ def make_search_step(step_fn, clip=None):
 
   Returns:
     ``body(i, x, x_best, q_best, q_prev, q_ref, m, v, lr, stall, active, iterations,
-    prepared, hp) -> the same tuple minus prepared and hp``, where ``hp`` is a dict of
-    scalar hyper-parameter tensors (``hyperparameters``).
+    prepared, hp, constants=None) -> the same tuple minus prepared, hp and constants``,
+    where ``hp`` is a dict of scalar hyper-parameter tensors (``hyperparameters``) and
+    ``constants`` is ``step_fn.constants()`` (computed inside every iteration when
+    ``None``).
   """
   to_xi = step_fn.to_xi
   bound = None if clip is None else tf.constant(clip, tf.float32)
 
   def body(i, x, x_best, q_best, q_prev, q_ref, m, v, lr, stall, active, iterations,
-           prepared, hp):
+           prepared, hp, constants=None):
     with tf.GradientTape() as tape:
       tape.watch(x)
-      q = _speed(step_fn, to_xi, x, prepared)
+      q = _speed(step_fn, to_xi, x, prepared, constants)
     # Points are independent, so the gradient of the sum is every point's own gradient.
     g = tape.gradient(q, x)
     better = active & (q <= q_best)  # NaN compares False
@@ -289,8 +309,10 @@ def _compiled_search(step_fn, clip, jit_compile):
     def cond(i, *loop):
       return (i < max_iters) & tf.reduce_any(loop[9])  # loop[9]: active
 
+    constants = step_fn.constants()  # once, outside the loop
+
     def loop_body(*loop):
-      return body(*loop, prepared, hp)
+      return body(*loop, prepared, hp, constants)
 
     out = tf.while_loop(cond, loop_body, initial_loop_state(x0, learning_rate),
                         parallel_iterations=1)
