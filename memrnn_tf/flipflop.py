@@ -144,21 +144,9 @@ def train(config, workdir):
     tf.config.experimental.enable_op_determinism()
   task = make_task(config)
   model = build_model(config)
-  trainer.check_workdir(config, workdir, keys=_ARCH_KEYS)
-  os.makedirs(workdir, exist_ok=True)
-  trainer.write_json_atomic(os.path.join(workdir, 'config.json'),
-                            trainer.config_dict(config))
-  ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-  manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, 'checkpoints'),
-                                       max_to_keep=int(config.keep_checkpoints))
-  resumed_from = None
-  if manager.latest_checkpoint:
-    trainer.restore_model(model, manager.latest_checkpoint, model.optimizer)
-    resumed_from = manager.latest_checkpoint
-    logging.info('Resumed from %s', resumed_from)
+  manager, writer = trainer.open_workdir(config, workdir, model, keys=_ARCH_KEYS)
+  resumed_from = manager.latest_checkpoint  # None for a new run
   step = int(model.optimizer.iterations.numpy())
-  writer = trainer.MetricsWriter(workdir)
-  trainer.truncate_metrics(writer.path, step)
   c = config
   logging.info('Training flip-flop RNN-%d (delay %d, bptt %s %d) from step %d to %d',
                c.model.units, c.task.delay, c.model.bptt, c.model.truncation, step,

@@ -164,15 +164,42 @@ def check_workdir(config, workdir, keys=_ARCH_KEYS):
           f'for {key}={new_value}; use another --workdir')
 
 
-def _checkpointing(exp, workdir):
-  model, optimizer = exp.model, exp.model.optimizer
-  ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+def open_workdir(config, workdir, model, keys=_ARCH_KEYS):
+  """Checks, creates and resumes a run directory (shared by every experiment).
+
+  Refuses a workdir of another run (``check_workdir``), writes the resolved config,
+  restores model and optimizer from the latest checkpoint if there is one, and drops
+  metrics logged after it.
+
+  Args:
+    config: the run's config (reads ``keep_checkpoints``).
+    workdir: the run directory.
+    model: a compiled model with a built optimizer.
+    keys: top-level config fields a resumed run must agree on.
+
+  Returns:
+    ``(manager, writer)``: the ``CheckpointManager`` of model and optimizer under
+    ``workdir/checkpoints`` and the ``MetricsWriter``.
+  """
+  check_workdir(config, workdir, keys)
+  os.makedirs(workdir, exist_ok=True)
+  write_json_atomic(os.path.join(workdir, 'config.json'), config_dict(config))
+  ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, 'checkpoints'),
-                                       max_to_keep=exp.config.keep_checkpoints)
-  snap = tf.train.Checkpoint(model=model)
-  snapshots = tf.train.CheckpointManager(snap, os.path.join(workdir, 'snapshots'),
-                                         max_to_keep=None, checkpoint_name='snapshot')
-  return ckpt, manager, snapshots
+                                       max_to_keep=int(config.keep_checkpoints))
+  if manager.latest_checkpoint:
+    restore_model(model, manager.latest_checkpoint, model.optimizer)
+    logging.info('Resumed from %s', manager.latest_checkpoint)
+  writer = MetricsWriter(workdir)
+  truncate_metrics(writer.path, int(model.optimizer.iterations.numpy()))
+  return manager, writer
+
+
+def _snapshots(model, workdir):
+  """``CheckpointManager`` of the weight snapshots (all kept, for slow-point tracking)."""
+  return tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                                    os.path.join(workdir, 'snapshots'), max_to_keep=None,
+                                    checkpoint_name='snapshot')
 
 
 def restore_model(model, path, optimizer=None):
@@ -418,18 +445,10 @@ def train_and_evaluate(config, workdir, data_dir=None):
   if data_dir:
     config.data_dir = str(data_dir)
   exp = build_experiment(config, data_dir)  # all validation before touching the workdir
-  check_workdir(config, workdir)
-  os.makedirs(workdir, exist_ok=True)
-  write_json_atomic(os.path.join(workdir, 'config.json'), config_dict(config))
-
   model = exp.model
-  ckpt, manager, snapshots = _checkpointing(exp, workdir)
-  if manager.latest_checkpoint:
-    restore_model(model, manager.latest_checkpoint, model.optimizer)
-    logging.info('Resumed from %s', manager.latest_checkpoint)
+  manager, writer = open_workdir(config, workdir, model)
+  snapshots = _snapshots(model, workdir)
   step = int(model.optimizer.iterations.numpy())
-  writer = MetricsWriter(workdir)
-  truncate_metrics(writer.path, step)
 
   c = config
   chunk = make_train_chunk(exp)
