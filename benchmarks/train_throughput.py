@@ -20,9 +20,11 @@ import time
 
 from absl import app
 from absl import flags
+from absl import logging
 import tensorflow as tf
 
 from memrnn_tf import cli
+from memrnn_tf import perf
 from memrnn_tf.data import sources
 from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
@@ -33,16 +35,10 @@ _BATCHES = flags.DEFINE_list('batch_sizes', ['1', '32', '128', '512'], 'Batch si
 _CELLS = flags.DEFINE_list('cells', ['gru', 'lstm'], 'Cells.')
 _SECONDS = flags.DEFINE_float('seconds', 4.0, 'Approximate timing per measurement.')
 _RESET_AFTER = flags.DEFINE_boolean('reset_after', False, 'GRU variant.')
-
-
-def matmul_peak(n=2048, reps=10):
-  a = tf.random.normal([n, n])
-  f = tf.function(lambda: tf.reduce_sum(tf.matmul(a, a)))
-  f()
-  t = time.perf_counter()
-  for _ in range(reps):
-    f()
-  return reps * 2 * n ** 3 / (time.perf_counter() - t) / 1e9
+_JIT = flags.DEFINE_string('jit_compile', 'config',
+                           "'true', 'false' or 'config' (what the cpu config uses).")
+_CHAINS = flags.DEFINE_string('num_chains', 'config',
+                              "Independent recurrences per batch, or 'config'.")
 
 
 def train_flops(cell, units=200, inputs=785, steps=20):
@@ -51,37 +47,43 @@ def train_flops(cell, units=200, inputs=785, steps=20):
   return 2 * forward + steps * 2 * units * gates * units
 
 
-def _time(fn, n_steps, seconds):
+def _time(fn, n_steps, seconds, rounds=3):
+  """Seconds per step: the best of ``rounds`` timings (this VM's speed varies from run to run)."""
   fn(tf.constant(1))  # compile
   t = time.perf_counter()
   fn(tf.constant(n_steps))
   dt = time.perf_counter() - t
-  reps = max(1, int(seconds / max(dt, 1e-3)))
-  t = time.perf_counter()
-  for _ in range(reps):
-    fn(tf.constant(n_steps))
-  return (time.perf_counter() - t) / (reps * n_steps)
+  reps = max(1, int(seconds / rounds / max(dt, 1e-3)))
+  best = float('inf')
+  for _ in range(rounds):
+    t = time.perf_counter()
+    for _ in range(reps):
+      fn(tf.constant(n_steps))
+    best = min(best, (time.perf_counter() - t) / (reps * n_steps))
+  return best
 
 
 def main(argv):
   del argv
   images = sources.load_dataset('mnist', 'train')
   task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
-  peak = matmul_peak()
-  print(f'matmul peak (2048^3 float32): {peak:.1f} GFLOP/s')
-  print(f'{"cell":5s} {"batch":>5s} {"mode":4s} {"trials/s":>10s} {"steps/s":>9s} '
-        f'{"GFLOP/s":>8s} {"of peak":>7s}')
+  peak = perf.matmul_peak()
+  rows = []
   for cell in _CELLS.value:
     for batch_size in (int(b) for b in _BATCHES.value):
       config = cli.load_config('mnist', 'cpu')
       config.model.cell, config.batch_size = cell, batch_size
       config.model.reset_after = _RESET_AFTER.value
+      if _JIT.value != 'config':
+        config.jit_compile = _JIT.value.lower() == 'true'
+      if _CHAINS.value != 'config':
+        config.model.num_chains = int(_CHAINS.value)
       model = memory_rnn.create_model(config, task.num_features)
-      model.compile(optimizer=trainer.make_optimizer(config), jit_compile=True)
+      model.compile(optimizer=trainer.make_optimizer(config), jit_compile=False)
       model.optimizer.build(model.trainable_variables)
       exp = trainer.Experiment(config, task, task, model, curricula.create_curriculum(config))
       batch = task.sample(tf.constant([0, 0]), batch_size)
-      step = tf.function(model.train_step, jit_compile=True)
+      step = tf.function(model.train_step, jit_compile=bool(config.jit_compile))
 
       @tf.function
       def step_only(n, step=step, batch=batch):
@@ -91,9 +93,17 @@ def main(argv):
       n_steps = max(10, 2048 // batch_size)
       for mode, fn in (('step', step_only), ('e2e', trainer.make_train_chunk(exp))):
         sec = _time(fn, n_steps, _SECONDS.value)
-        gflops = batch_size * train_flops(cell) / sec / 1e9
-        print(f'{cell:5s} {batch_size:5d} {mode:4s} {batch_size / sec:10.0f} {1 / sec:9.1f} '
-              f'{gflops:8.1f} {gflops / peak:7.2f}', flush=True)
+        rows.append((cell, batch_size, bool(config.jit_compile), model.num_chains, mode, sec))
+        logging.info('%s batch %d %s: %.1f steps/s', cell, batch_size, mode, 1 / sec)
+  # The peak is measured before and after, and the larger one used: this VM's speed varies.
+  peak = max(peak, perf.matmul_peak())
+  print(f'matmul peak (2048^3 float32, best of before/after): {peak:.1f} GFLOP/s')
+  print(f'{"cell":5s} {"batch":>5s} {"xla":>5s} {"chains":>6s} {"mode":4s} {"trials/s":>10s} '
+        f'{"steps/s":>9s} {"GFLOP/s":>8s} {"of peak":>7s}')
+  for cell, batch_size, xla, chains, mode, sec in rows:
+    gflops = batch_size * train_flops(cell) / sec / 1e9
+    print(f'{cell:5s} {batch_size:5d} {str(xla):>5s} {chains:6d} {mode:4s} '
+          f'{batch_size / sec:10.0f} {1 / sec:9.1f} {gflops:8.1f} {gflops / peak:7.2f}')
 
 
 if __name__ == '__main__':

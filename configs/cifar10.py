@@ -45,8 +45,8 @@ def get_config(arg='cpu'):
   # Model: the trigger joins after the front-end (paper Fig. 1B).
   config.model = ml_collections.ConfigDict(dict(
       cell='gru', units=400, frontend='conv', init='paper', reset_after=False,
-      unroll_limit=64, readout_sigmoid=False, conv_filters=64, num_conv=3, dense_units=1024,
-      num_dense=2))
+      unroll_limit=64, readout_sigmoid=False, num_chains=1, conv_filters=64, num_conv=3,
+      dense_units=1024, num_dense=2))
 
   # Curriculum (appendix C.2), in paper steps.
   config.reference_steps = _PAPER_STEPS

@@ -42,7 +42,7 @@ def get_config(arg='cpu'):
   # Model.
   config.model = ml_collections.ConfigDict(dict(
       cell='gru', units=200, frontend='identity', init='paper', reset_after=False,
-      unroll_limit=64, readout_sigmoid=False))
+      unroll_limit=64, readout_sigmoid=False, num_chains=1))
 
   # Curriculum: boundaries in paper steps, scaled to num_steps / reference_steps.
   config.curriculum = 'decu'

@@ -118,16 +118,8 @@ def make_train_chunk(model, task, config):
   """Compiled ``chunk(n)``: n training steps, batches generated in-graph from (seed, step)."""
   seed = tf.constant(int(config.seed), tf.int64)
   batch_size = int(config.batch_size)
-  train_step = tf.function(model.train_step, jit_compile=bool(config.jit_compile))
-
-  @tf.function
-  def chunk(n):
-    for _ in tf.range(n):
-      step = tf.cast(model.optimizer.iterations, tf.int64)
-      train_step(task.sample(tf.stack([seed, step]), batch_size))
-    return model.loss_tracker.result()
-
-  return chunk
+  return trainer.train_chunk(model, lambda step: task.sample(tf.stack([seed, step]), batch_size),
+                             bool(config.jit_compile))
 
 
 def train(config, workdir):

@@ -22,17 +22,19 @@ def test_train_throughput_prints_rows(data_dir):
                data_dir)
   assert lines[0].startswith('matmul peak') and float(lines[0].split()[-2]) > 0
   rows = [line.split() for line in lines[2:]]
-  assert [r[:3] for r in rows] == [['gru', '4', 'step'], ['gru', '4', 'e2e']]
+  # cell, batch, xla, chains, mode: the cpu config's compile settings unless overridden.
+  assert [r[:5] for r in rows] == [['gru', '4', 'True', '1', 'step'],
+                                   ['gru', '4', 'True', '1', 'e2e']]
   for r in rows:
-    trials, steps = float(r[3]), float(r[4])
+    trials, steps = float(r[5]), float(r[6])
     assert trials > 0 and abs(trials / steps - 4) < 0.1  # trials/s = batch * steps/s
 
 
 def test_slowpoints_benchmark_variants_agree(data_dir):
   lines = _run('slowpoints.py', ['--sizes=8', '--max_iters=30', '--repeats=1',
                                  '--baseline_seconds=60', '--tol=1e-30'], data_dir)
-  assert 'matmul peak' in lines[0]
-  rows = {line[:28].strip(): line[28:].split() for line in lines[2:]}
-  assert set(rows) == {'loop', 'per-call', 'per-call, hoisted'}
+  assert 'matmul peak' in lines[1]
+  rows = {line[:28].strip(): line[28:].split() for line in lines[3:]}
+  assert set(rows) == {'loop (groups=1)', 'per-call', 'per-call, hoisted'}
   # Same iteration, same count: tol 1e-30 is never reached, so all run max_iters.
   assert [int(r[1]) for r in rows.values()] == [30, 30, 30]

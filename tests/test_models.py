@@ -76,6 +76,32 @@ def test_sequence_equals_one_step_map(cell):
   np.testing.assert_allclose(model(x), logits, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('cell', ['gru', 'lstm'])
+def test_chains_give_the_same_states_and_gradients(cell):
+  one, three = _model(cell, num_chains=1), _model(cell, num_chains=3)
+  three.set_weights(one.get_weights())
+  x = tf.random.stateless_normal([7, 5, 6], [3, 4])  # 7 = 3 + 2 + 2 trials per chain
+  init = tf.random.stateless_normal([7, one.cell.state_size], [5, 6]) * 0.3
+
+  def loss_and_grads(model):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(model(x, initial_state=init) ** 2)
+    return loss, tape.gradient(loss, model.trainable_variables)
+
+  loss1, grads1 = loss_and_grads(one)
+  loss3, grads3 = loss_and_grads(three)
+  np.testing.assert_allclose(loss3, loss1, rtol=1e-5)
+  for g3, g1 in zip(grads3, grads1):
+    np.testing.assert_allclose(g3, g1, rtol=1e-4, atol=1e-5)
+  # A batch unknown when traced is split at run time, also into fewer trials than chains.
+  dynamic = tf.function(three.run_cell, input_signature=[tf.TensorSpec([None, 5, 6])])
+  for batch in (7, 2):
+    np.testing.assert_allclose(dynamic(x[:batch]), one.run_cell(x[:batch]), rtol=1e-5,
+                               atol=1e-6)
+  with pytest.raises(ValueError, match='num_chains'):
+    _model(cell, num_chains=0)
+
+
 def test_report_loss_by_hand():
   logits = tf.constant([[[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]]])  # [1, 2, 3]
   targets = tf.constant([[0, 2]])

@@ -86,6 +86,23 @@ def test_two_unit_tanh_network_attractors_and_saddles():
   assert result.info['loop_iterations'] == result.iterations.max() + 1  # + the check
 
 
+def test_groups_run_the_same_search():
+  """Points split into concurrent groups (uneven sizes) follow the same trajectories."""
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
+  x0 = np.random.default_rng(1).uniform(-1, 1, (11, 2)).astype(np.float32)
+  x0[4] = 0.0  # frozen at iteration 0 in its group
+  one = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=1)
+  four = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=4)
+  assert (one.info['groups'], four.info['groups']) == (1, 4)
+  np.testing.assert_allclose(four.points, one.points, atol=1e-6)
+  np.testing.assert_array_equal(four.iterations, one.iterations)
+  assert four.iterations[4] == 0
+  assert four.info['loop_iterations'] == one.info['loop_iterations']
+  assert sp.default_groups(10) == 1 and sp.default_groups(1024) in (1, 4)
+  with pytest.raises(ValueError, match='groups'):
+    sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), groups=0)
+
+
 def test_stalled_points_are_frozen_and_not_converged():
   # F(x) = x + 0.1 has no fixed point: the speed stays 0.01 * S, the point stalls.
   result = sp.find_slow_points(lambda s, i: s + 0.1 + 0.0 * i, np.zeros((2, 3), np.float32),

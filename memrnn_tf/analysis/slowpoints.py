@@ -326,6 +326,37 @@ def _compiled_search(step_fn, clip, jit_compile):
   return compiled
 
 
+def default_groups(n):
+  """Concurrent searches for ``n`` points: ``min(4, n // 256)`` (at least 1) on CPU, 1 on GPU."""
+  if tf.config.list_logical_devices('GPU'):
+    return 1
+  return int(min(4, max(1, n // 256)))
+
+
+def _grouped_search(step_fn, clip, jit_compile, groups, n):
+  """``groups`` compiled searches over consecutive slices of the points, one graph.
+
+  The TF executor runs the independent searches (one XLA launch each) concurrently.
+  Returns a function with the signature and outputs of ``_compiled_search``'s; the loop
+  count is the largest of the groups'.
+  """
+  key = ('grouped', clip, bool(jit_compile), groups, n)
+  if key in step_fn._compiled:
+    return step_fn._compiled[key]
+  search = _compiled_search(step_fn, clip, jit_compile)
+  sizes = [n // groups + int(g < n % groups) for g in range(groups)]
+
+  @tf.function
+  def grouped(x0, prepared, max_iters, learning_rate, hp):
+    outs = [search(x, p, max_iters, learning_rate, hp)
+            for x, p in zip(tf.split(x0, sizes), tf.split(prepared, sizes))]
+    x, q, iterations = (tf.concat([o[j] for o in outs], 0) for j in range(3))
+    return x, q, iterations, tf.reduce_max(tf.stack([o[3] for o in outs]))
+
+  step_fn._compiled[key] = grouped
+  return grouped
+
+
 def _broadcast_inputs(inputs, n):
   inputs = tf.convert_to_tensor(inputs, tf.float32)
   if inputs.shape.rank == 1:
@@ -339,7 +370,7 @@ def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
                      max_iters=20_000, learning_rate=1e-2, lr_grow=1.002, lr_backoff=0.98,
                      max_learning_rate=0.1, min_learning_rate=1e-7, beta1=0.9,
                      beta2=0.99, epsilon=1e-12, patience=1000, min_rel_improvement=1e-3,
-                     clip=None, jit_compile=True):
+                     clip=None, jit_compile=True, groups=None):
   """Minimises the speed S(x, I) = ||xi(F(x, I)) - xi(x)||^2 from a batch of states.
 
   Adam on the packed state ``x`` (LSTM: ``h`` and ``c``), with a per-point adaptive
@@ -369,6 +400,11 @@ def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
       states never leave (-1, 1), and outside it saturated gates create spurious slow
       points; ``StepFunction.state_bounds`` gives 1 for ``h`` and ``inf`` for LSTM's ``c``.
     jit_compile: compile with XLA (much faster on CPU for small batches).
+    groups: the points are split into this many independent searches run concurrently
+      (same results: points never interact). ``None``: ``default_groups(N)``, i.e.
+      ``min(4, N // 256)`` on CPU and 1 on GPU. On CPU one XLA loop over ``[N, units]``
+      matmuls keeps about one core busy; 4 groups took a GRU-200 at N = 1024 from 50-55%
+      to 72-74% of the matmul peak on 2 cores (BUILD_NOTES.md).
 
   Returns:
     ``SlowPoints``.
@@ -389,7 +425,13 @@ def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
   # The input-only part of F is computed once, outside the loop.
   prepared = step_fn.prepare(inputs)
   prepared = tf.broadcast_to(prepared, [n, prepared.shape[-1]])
+  groups = default_groups(n) if groups is None else int(groups)
+  if groups < 1:
+    raise ValueError(f'groups must be >= 1, got {groups}')
+  groups = min(groups, max(n, 1))
   search = _compiled_search(step_fn, _clip_key(clip), jit_compile)
+  if groups > 1:
+    search = _grouped_search(step_fn, _clip_key(clip), jit_compile, groups, n)
   start = time.perf_counter()
   x, q, iterations, total = search(x0, prepared, tf.constant(int(max_iters), tf.int32),
                                    tf.constant(learning_rate, tf.float32),
@@ -404,7 +446,7 @@ def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
       initial_states=x0.numpy(), inputs=full_inputs.numpy(),
       iterations=iterations.numpy().astype(np.int64), converged=q <= tol,
       initial_speeds=initial_speeds, initial_xi=step_fn.to_xi(x0).numpy(),
-      info={**dataclasses.asdict(options), 'jit_compile': bool(jit_compile),
+      info={**dataclasses.asdict(options), 'jit_compile': bool(jit_compile), 'groups': groups,
             'loop_iterations': int(total), 'seconds': seconds, 'step_fn': step_fn.name})
   logging.info('Slow-point search: %d points, %d/%d converged (tol %.1e), %d iterations, '
                '%.2f s, median speed %.3g', n, result.converged.sum(), n, tol, int(total),

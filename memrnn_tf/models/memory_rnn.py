@@ -87,13 +87,16 @@ class MemoryRNN(keras.Model):
     speed_penalty: lambda of the speed regulariser (0 disables it).
     unroll_limit: sequences up to this many (static) steps are unrolled in Python, longer
       or dynamic ones run in a ``tf.while_loop``.
+    num_chains: the batch is split into this many independent recurrences (same result).
+      Outside XLA the TF executor runs them concurrently, one per core, where a single
+      chain of small ``[batch, units]`` matmuls leaves cores idle (BUILD_NOTES.md).
     seed: seed of the readout initialiser.
     readout_sigmoid: squash the readout with a sigmoid before the softmax (a quirk of the
       authors' code; off by default).
   """
 
   def __init__(self, cell, input_dim, num_outputs=11, frontend=None, speed_penalty=0.0,
-               unroll_limit=64, seed=0, readout_sigmoid=False, **kwargs):
+               unroll_limit=64, seed=0, readout_sigmoid=False, num_chains=1, **kwargs):
     super().__init__(**kwargs)
     self.cell = cell
     self.input_dim = int(input_dim)
@@ -101,6 +104,9 @@ class MemoryRNN(keras.Model):
     self.frontend = frontend
     self.speed_penalty = float(speed_penalty)
     self.unroll_limit = int(unroll_limit)
+    self.num_chains = int(num_chains)
+    if self.num_chains < 1:
+      raise ValueError(f'num_chains must be >= 1, got {num_chains}')
     self.readout_sigmoid = bool(readout_sigmoid)
     self.readout = keras.layers.Dense(
         self.num_outputs, name='readout',
@@ -137,8 +143,24 @@ class MemoryRNN(keras.Model):
     projected = self.cell.project(features)  # one matmul for all steps
     if initial_state is None:
       initial_state = self.cell.zero_state(tf.shape(inputs)[0], projected.dtype)
-    steps = inputs.shape[1]
     weights = self.cell.recurrent_weights()  # once per sequence, not per step
+    batch = inputs.shape[0]
+    chains = self.num_chains if batch is None or batch >= 2 * self.num_chains else 1
+    if chains == 1:
+      return self._recurrence(projected, initial_state, weights)
+    # Sizes [b // k + 1, ..., b // k]: any batch size, static or dynamic, splits.
+    if batch is None:
+      b = tf.shape(projected)[0]
+      sizes = b // chains + tf.cast(tf.range(chains) < b % chains, tf.int32)
+    else:
+      sizes = [batch // chains + int(i < batch % chains) for i in range(chains)]
+    return tf.concat([self._recurrence(p, s, weights) for p, s in
+                      zip(tf.split(projected, sizes, num=chains),
+                          tf.split(initial_state, sizes, num=chains))], axis=0)
+
+  def _recurrence(self, projected, initial_state, weights):
+    """States ``[batch, time, state_size]`` from projected inputs ``[batch, time, G * units]``."""
+    steps = projected.shape[1]
     if steps is not None and steps <= self.unroll_limit:
       # unstack (not projected[:, t]): its gradient is one stack instead of T padded adds.
       state, states = initial_state, []
@@ -286,4 +308,5 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
   return MemoryRNN(cell, input_dim, num_outputs=num_outputs, frontend=frontend,
                    speed_penalty=config.get('speed_penalty', 0.0),
                    unroll_limit=m.get('unroll_limit', 64), seed=seed,
-                   readout_sigmoid=m.get('readout_sigmoid', False), name='memory_rnn')
+                   readout_sigmoid=m.get('readout_sigmoid', False),
+                   num_chains=m.get('num_chains', 1), name='memory_rnn')

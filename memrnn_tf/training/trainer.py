@@ -271,24 +271,49 @@ def metric_values(model):
 
 # --- compiled loops ------------------------------------------------------------------------
 def make_train_chunk(exp):
-  """Compiled ``chunk(n)``: n training steps with trials generated in-graph.
-
-  The outer loop and trial generation run as a plain ``tf.function``; the train step is
-  an inner XLA-compiled function. Random-number generation stays outside XLA on purpose:
-  XLA:CPU's RNG is ~8x slower than TF's kernels here (BUILD_NOTES.md).
-  """
+  """Compiled ``chunk(n)``: n training steps with trials generated in-graph (see ``train_chunk``)."""
   model, task, curriculum = exp.model, exp.train_task, exp.curriculum
   seed = tf.constant(int(exp.config.seed), tf.int64)
   batch_size = int(exp.config.batch_size)
-  train_step = tf.function(model.train_step, jit_compile=bool(exp.config.jit_compile))
+
+  def sample(step):
+    return task.sample(tf.stack([seed, step]), batch_size, t_max=curriculum.t_max(step),
+                       num_active=curriculum.num_classes(step))
+
+  return train_chunk(model, sample, bool(exp.config.jit_compile))
+
+
+def train_chunk(model, sample, jit_compile):
+  """Compiled ``chunk(n)``: n calls of ``model.train_step`` on ``sample(step)`` batches.
+
+  The batch of step ``s`` is always ``sample(s)`` (``s`` = optimizer iterations), so a
+  resumed run sees the batches of an uninterrupted one. The batch of the next step is
+  generated while the current one trains (one batch per chunk is generated and dropped):
+  the two are independent ops, and the TF executor runs them on different cores.
+  Trial generation stays outside XLA on purpose: XLA:CPU's RNG is ~8x slower than TF's
+  kernels here (BUILD_NOTES.md); ``jit_compile`` applies to the train step only.
+
+  Args:
+    model: a compiled Keras model with a ``train_step`` and a built optimizer.
+    sample: ``sample(step: int64 scalar tensor) -> batch``, pure TF ops.
+    jit_compile: XLA-compile the train step.
+
+  Returns:
+    ``chunk(n: int32 scalar tensor) -> loss tracker value``.
+  """
+  train_step = tf.function(model.train_step, jit_compile=jit_compile)
 
   @tf.function
   def chunk(n):
+    step = tf.cast(model.optimizer.iterations, tf.int64)
+    batch = sample(step)
     for _ in tf.range(n):
-      step = tf.cast(model.optimizer.iterations, tf.int64)
-      batch = task.sample(tf.stack([seed, step]), batch_size,
-                          t_max=curriculum.t_max(step), num_active=curriculum.num_classes(step))
+      # (A carried counter: grappler turned ``start + i + 1`` into an accumulator whose
+      # temporary variable clashed between loop iterations.)
+      step += 1
+      upcoming = sample(step)
       train_step(batch)
+      batch = upcoming
     return model.loss_tracker.result()
 
   return chunk
