@@ -308,8 +308,8 @@ def train_chunk(model, sample, jit_compile):
     step = tf.cast(model.optimizer.iterations, tf.int64)
     batch = sample(step)
     for _ in tf.range(n):
-      # (A carried counter: grappler turned ``start + i + 1`` into an accumulator whose
-      # temporary variable clashed between loop iterations.)
+      # A carried counter, not ``start + i + 1``: grappler turned that sum into an
+      # accumulator whose temporary variable clashed between loop iterations.
       step += 1
       upcoming = sample(step)
       train_step(batch)
