@@ -112,7 +112,7 @@ def main(argv):
                                              'lr_backoff', 'patience')}
   kwargs['groups'] = _GROUPS.value
   print(f'model: {source}; tol {options.tol:g}, max_iters {options.max_iters}')
-  rows, loop_seconds = [], []
+  rows = []  # (variant, N, iterations, seconds, converged, median speed, GFLOP/s, loop seconds)
   for n in [int(s) for s in _SIZES.value]:
     x0 = initial_states(model, n, _SEED.value)
     sp.find_slow_points(fast, x0, mean_input, max_iters=2, **kwargs)  # compile
@@ -125,23 +125,22 @@ def main(argv):
     projected = fast.prepare(raw)
     rows.append((f'loop (groups={result.info["groups"]})', n, loop_its, loop_s,
                  int(result.converged.sum()), float(np.median(result.speeds)),
-                 flops_per_it * loop_its / loop_s / 1e9))
+                 flops_per_it * loop_its / loop_s / 1e9, loop_s))
     for name, fn, inp in (('per-call', generic, raw), ('per-call, hoisted', hoisted, projected)):
       its, secs, partial = per_call_baseline(fn, x0, inp, options, _BASELINE_SECONDS.value)
       if partial:  # extrapolate its measured rate to the loop's iteration count
         secs, its = secs * loop_its / its, loop_its
       rows.append((name + (' (extrap.)' if partial else ''), n, its, secs, None, None,
-                   flops_per_it * its / secs / 1e9))
-    loop_seconds.extend([loop_s] * 3)
+                   flops_per_it * its / secs / 1e9, loop_s))
   # The peak is measured before and after, and the larger one used: this VM's speed varies.
   peak = max(peak, perf.matmul_peak())
   print(f'matmul peak (2048^3 float32, best of before/after): {peak:.0f} GFLOP/s')
-  for row, loop_s in zip(rows, loop_seconds):
-    _print_row(row, loop_s, peak)
+  for row in rows:
+    _print_row(row, peak)
 
 
-def _print_row(row, loop_seconds, peak):
-  name, n, its, secs, conv, med, gflops = row
+def _print_row(row, peak):
+  name, n, its, secs, conv, med, gflops, loop_seconds = row
   if not getattr(_print_row, 'header', False):
     print(f'{"variant":<28} {"N":>5} {"iters":>6} {"seconds":>8} {"it/s":>8} {"conv":>5} '
           f'{"med speed":>9} {"GFLOP/s":>8} {"% peak":>6} {"loop x":>6}')

@@ -404,7 +404,7 @@ def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
       (same results: points never interact). ``None``: ``default_groups(N)``, i.e.
       ``min(4, N // 256)`` on CPU and 1 on GPU. On CPU one XLA loop over ``[N, units]``
       matmuls keeps about one core busy; 4 groups took a GRU-200 at N = 1024 from 50-55%
-      to 72-74% of the matmul peak on 2 cores (BUILD_NOTES.md).
+      to 75-81% of the matmul peak on 2 cores (BUILD_NOTES.md).
 
   Returns:
     ``SlowPoints``.
@@ -429,9 +429,8 @@ def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
   if groups < 1:
     raise ValueError(f'groups must be >= 1, got {groups}')
   groups = min(groups, max(n, 1))
-  search = _compiled_search(step_fn, _clip_key(clip), jit_compile)
-  if groups > 1:
-    search = _grouped_search(step_fn, _clip_key(clip), jit_compile, groups, n)
+  search = (_grouped_search(step_fn, _clip_key(clip), jit_compile, groups, n) if groups > 1
+            else _compiled_search(step_fn, _clip_key(clip), jit_compile))
   start = time.perf_counter()
   x, q, iterations, total = search(x0, prepared, tf.constant(int(max_iters), tf.int32),
                                    tf.constant(learning_rate, tf.float32),
