@@ -54,7 +54,7 @@ _BASELINE_SECONDS = flags.DEFINE_float(
     'its first iterations is extrapolated to the iterations the loop ran.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the initial states.')
 _GROUPS = flags.DEFINE_integer('groups', None, 'Concurrent searches of the loop variant '
-                               '(default: slowpoints.default_groups(N)).')
+                               '(default: slowpoints.default_groups(N)).', lower_bound=1)
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.30816
 

@@ -35,10 +35,12 @@ _BATCHES = flags.DEFINE_list('batch_sizes', ['1', '32', '128', '512'], 'Batch si
 _CELLS = flags.DEFINE_list('cells', ['gru', 'lstm'], 'Cells.')
 _SECONDS = flags.DEFINE_float('seconds', 4.0, 'Approximate timing per measurement.')
 _RESET_AFTER = flags.DEFINE_boolean('reset_after', False, 'GRU variant.')
-_JIT = flags.DEFINE_string('jit_compile', 'config',
-                           "'true', 'false' or 'config' (what the cpu config uses).")
+_JIT = flags.DEFINE_enum('jit_compile', 'config', ['config', 'true', 'false'],
+                         'XLA for the train step; config: what the cpu config uses.')
 _CHAINS = flags.DEFINE_string('num_chains', 'config',
-                              "Independent recurrences per batch, or 'config'.")
+                              "Independent recurrences per batch (>= 1), or 'config'.")
+flags.register_validator('num_chains', lambda v: v == 'config' or (v.isdigit() and int(v) >= 1),
+                         "--num_chains must be 'config' or an integer >= 1")
 
 
 def train_flops(cell, units=200, inputs=785, steps=20):
@@ -75,7 +77,7 @@ def main(argv):
       config.model.cell, config.batch_size = cell, batch_size
       config.model.reset_after = _RESET_AFTER.value
       if _JIT.value != 'config':
-        config.jit_compile = _JIT.value.lower() == 'true'
+        config.jit_compile = _JIT.value == 'true'
       if _CHAINS.value != 'config':
         config.model.num_chains = int(_CHAINS.value)
       model = memory_rnn.create_model(config, task.num_features)

@@ -38,3 +38,19 @@ def test_slowpoints_benchmark_variants_agree(data_dir):
   assert set(rows) == {'loop (groups=1)', 'per-call', 'per-call, hoisted'}
   # Same iteration, same count: tol 1e-30 is never reached, so all run max_iters.
   assert [int(r[1]) for r in rows.values()] == [30, 30, 30]
+
+
+def test_benchmark_flags_reject_bad_values(data_dir):
+  """Bad compile-setting flags stop at flag parsing with one error line naming the flag."""
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  env.update(MEMRNN_DATA_DIR=data_dir, TF_CPP_MIN_LOG_LEVEL='2')
+  for script, arg in (('train_throughput.py', '--num_chains=0'),
+                      ('train_throughput.py', '--jit_compile=maybe'),
+                      ('slowpoints.py', '--groups=0')):
+    proc = subprocess.run([sys.executable, os.path.join('benchmarks', script), arg],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert 'Traceback' not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith('FATAL Flags parsing error')]
+    assert len(errors) == 1 and arg.split('=')[0] in errors[0], proc.stderr[-1000:]

@@ -151,6 +151,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
     (['--cell=transformer'], 'unknown cell'),
     (['--config.task.min_delay=30'], 'min_delay=30 does not fit'),
     (['--data_dir=EMPTY'], 'mnist data not found'),
+    (['--config.model.num_chains=0'], 'num_chains must be >= 1'),
 ])
 def test_bad_input_one_line_error_and_nothing_written(args, message, tmp_path, data_dir):
   empty = tmp_path / 'empty'
