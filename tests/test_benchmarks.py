@@ -7,12 +7,16 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run(script, args, data_dir):
+def _call(script, args, data_dir):
   # No PYTHONPATH: the scripts must find their configs from the repository themselves.
   env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
   env.update(MEMRNN_DATA_DIR=data_dir, TF_CPP_MIN_LOG_LEVEL='2')
-  proc = subprocess.run([sys.executable, os.path.join('benchmarks', script)] + args, cwd=REPO,
+  return subprocess.run([sys.executable, os.path.join('benchmarks', script)] + args, cwd=REPO,
                         env=env, capture_output=True, text=True, timeout=300)
+
+
+def _run(script, args, data_dir):
+  proc = _call(script, args, data_dir)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc.stdout.strip().splitlines()
 
@@ -42,13 +46,10 @@ def test_slowpoints_benchmark_variants_agree(data_dir):
 
 def test_benchmark_flags_reject_bad_values(data_dir):
   """Bad compile-setting flags stop at flag parsing with one error line naming the flag."""
-  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-  env.update(MEMRNN_DATA_DIR=data_dir, TF_CPP_MIN_LOG_LEVEL='2')
   for script, arg in (('train_throughput.py', '--num_chains=0'),
                       ('train_throughput.py', '--jit_compile=maybe'),
                       ('slowpoints.py', '--groups=0')):
-    proc = subprocess.run([sys.executable, os.path.join('benchmarks', script), arg],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    proc = _call(script, [arg], data_dir)
     assert proc.returncode != 0
     assert 'Traceback' not in proc.stderr
     errors = [line for line in proc.stderr.splitlines()
