@@ -12,8 +12,11 @@ For every cell and batch size it prints trials/s and steps/s for
 FLOPs are counted honestly (TF_NOTES.md): forward ``T * 2 * (I + H) * G * H`` per trial
 (G = 3 gates GRU, 4 LSTM), backward the weight gradients (same again) plus the gradient
 through the recurrence ``T * 2 * H * G * H``; no gradient w.r.t. the 785-wide input.
-Readout and elementwise work are not counted. Peak is a 2048^3 float32 matmul timed in the
-same process.
+Readout and elementwise work are not counted. Peak is the best rate of one 2048^3 float32
+matmul, or of two at once, timed in the same process before and after.
+
+``--jit_compile``, ``--num_chains`` and ``--intra_op_threads`` override the ``cpu`` config's
+settings (``config.jit_compile``, ``config.model.num_chains``, ``config.intra_op_threads``).
 """
 
 import time
@@ -39,6 +42,9 @@ _JIT = flags.DEFINE_enum('jit_compile', 'config', ['config', 'true', 'false'],
                          'XLA for the train step; config: what the cpu config uses.')
 _CHAINS = flags.DEFINE_string('num_chains', 'config',
                               "Independent recurrences per batch (>= 1), or 'config'.")
+_THREADS = flags.DEFINE_integer('intra_op_threads', None,
+                                'Threads per TF op (process-wide); default: the config\'s.',
+                                lower_bound=0)
 flags.register_validator('num_chains', lambda v: v == 'config' or (v.isdigit() and int(v) >= 1),
                          "--num_chains must be 'config' or an integer >= 1")
 
@@ -67,6 +73,10 @@ def _time(fn, n_steps, seconds, rounds=3):
 
 def main(argv):
   del argv
+  threads_config = cli.load_config('mnist', 'cpu')
+  if _THREADS.value is not None:
+    threads_config.intra_op_threads = _THREADS.value
+  trainer.configure_threads(threads_config)  # before the first TF op
   images = sources.load_dataset('mnist', 'train')
   task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
   peak = perf.matmul_peak()
@@ -95,17 +105,19 @@ def main(argv):
       n_steps = max(10, 2048 // batch_size)
       for mode, fn in (('step', step_only), ('e2e', trainer.make_train_chunk(exp))):
         sec = _time(fn, n_steps, _SECONDS.value)
-        rows.append((cell, batch_size, bool(config.jit_compile), model.num_chains, mode, sec))
+        rows.append((cell, batch_size, bool(config.jit_compile), model.num_chains,
+                     tf.config.threading.get_intra_op_parallelism_threads(), mode, sec))
         logging.info('%s batch %d %s: %.1f steps/s', cell, batch_size, mode, 1 / sec)
   # The peak is measured before and after, and the larger one used: this VM's speed varies.
   peak = max(peak, perf.matmul_peak())
-  print(f'matmul peak (2048^3 float32, best of before/after): {peak:.1f} GFLOP/s')
-  print(f'{"cell":5s} {"batch":>5s} {"xla":>5s} {"chains":>6s} {"mode":4s} {"trials/s":>10s} '
-        f'{"steps/s":>9s} {"GFLOP/s":>8s} {"of peak":>7s}')
-  for cell, batch_size, xla, chains, mode, sec in rows:
+  print(f'matmul peak (2048^3 float32, 1 or 2 at once, best of before/after): '
+        f'{peak:.1f} GFLOP/s')
+  print(f'{"cell":5s} {"batch":>5s} {"xla":>5s} {"chains":>6s} {"intra":>5s} {"mode":4s} '
+        f'{"trials/s":>10s} {"steps/s":>9s} {"GFLOP/s":>8s} {"of peak":>7s}')
+  for cell, batch_size, xla, chains, threads, mode, sec in rows:
     gflops = batch_size * train_flops(cell) / sec / 1e9
-    print(f'{cell:5s} {batch_size:5d} {str(xla):>5s} {chains:6d} {mode:4s} '
-          f'{batch_size / sec:10.0f} {1 / sec:9.1f} {gflops:8.1f} {gflops / peak:7.2f}')
+    print(f'{cell:5s} {batch_size:5d} {str(xla):>5s} {chains:6d} {threads or "all":>5} '
+          f'{mode:4s} {batch_size / sec:10.0f} {1 / sec:9.1f} {gflops:8.1f} {gflops / peak:7.2f}')
 
 
 if __name__ == '__main__':

@@ -65,6 +65,7 @@ def get_config(arg='cpu'):
 
   # Loop, logging and checkpoints.
   config.jit_compile = True
+  config.intra_op_threads = 0  # threads per TF op; 0: TF's default (all cores)
   config.steps_per_execution = 100
   config.log_every = 1000
   config.checkpoint_every = 5000

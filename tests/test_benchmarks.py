@@ -22,15 +22,16 @@ def _run(script, args, data_dir):
 
 
 def test_train_throughput_prints_rows(data_dir):
-  lines = _run('train_throughput.py', ['--cells=gru', '--batch_sizes=4', '--seconds=0.1'],
-               data_dir)
+  lines = _run('train_throughput.py', ['--cells=gru', '--batch_sizes=4', '--seconds=0.1',
+                                        '--intra_op_threads=1'], data_dir)
   assert lines[0].startswith('matmul peak') and float(lines[0].split()[-2]) > 0
   rows = [line.split() for line in lines[2:]]
-  # cell, batch, xla, chains, mode: the cpu config's compile settings unless overridden.
-  assert [r[:5] for r in rows] == [['gru', '4', 'True', '1', 'step'],
-                                   ['gru', '4', 'True', '1', 'e2e']]
+  # cell, batch, xla, chains, threads per op, mode: the cpu config's compile settings
+  # unless overridden; the thread count as TF reports it after the override.
+  assert [r[:6] for r in rows] == [['gru', '4', 'True', '1', '1', 'step'],
+                                   ['gru', '4', 'True', '1', '1', 'e2e']]
   for r in rows:
-    trials, steps = float(r[5]), float(r[6])
+    trials, steps = float(r[6]), float(r[7])
     assert trials > 0 and abs(trials / steps - 4) < 0.1  # trials/s = batch * steps/s
 
 
@@ -48,6 +49,7 @@ def test_benchmark_flags_reject_bad_values(data_dir):
   """Bad compile-setting flags stop at flag parsing with one error line naming the flag."""
   for script, arg in (('train_throughput.py', '--num_chains=0'),
                       ('train_throughput.py', '--jit_compile=maybe'),
+                      ('train_throughput.py', '--intra_op_threads=-1'),
                       ('slowpoints.py', '--groups=0')):
     proc = _call(script, [arg], data_dir)
     assert proc.returncode != 0
@@ -55,3 +57,11 @@ def test_benchmark_flags_reject_bad_values(data_dir):
     errors = [line for line in proc.stderr.splitlines()
               if line.startswith('FATAL Flags parsing error')]
     assert len(errors) == 1 and arg.split('=')[0] in errors[0], proc.stderr[-1000:]
+
+
+def test_cifar_baseline_fits_a_small_training_set(data_dir):
+  """The feed-forward reference learns: 64 images are memorised in 15 epochs."""
+  lines = _run('cifar_baseline.py', ['--epochs=15', '--seeds=0', '--limit=64'], data_dir)
+  seed, train_acc, test_acc, best_test = lines[-1].split()[:4]
+  assert seed == '0' and float(train_acc) >= 0.9
+  assert 0.0 <= float(test_acc) <= float(best_test) <= 1.0

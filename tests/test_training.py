@@ -69,10 +69,12 @@ def test_train_binary_writes_run(trained):
 
 
 def test_graph_mode_with_chains_trains_like_xla(trained, tmp_path, data_dir):
-  """The no-XLA loop with the batch split into two recurrences: same run up to rounding."""
+  """The no-XLA loop, the batch split into two recurrences, one thread per op (the fastest
+  batch-128 settings here): the same run up to rounding."""
   workdir = str(tmp_path / 'chains')
   _train(workdir, data_dir, '--config.learning_rate=0.003', '--seed=3',
-         '--config.jit_compile=False', '--config.model.num_chains=2')
+         '--config.jit_compile=False', '--config.model.num_chains=2',
+         '--config.intra_op_threads=1')
   ours = [r['loss'] for r in _records(workdir) if r['split'] == 'train']
   ref = [r['loss'] for r in _records(trained) if r['split'] == 'train']
   assert len(ours) == len(ref) == 3
@@ -152,6 +154,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
     (['--config.task.min_delay=30'], 'min_delay=30 does not fit'),
     (['--data_dir=EMPTY'], 'mnist data not found'),
     (['--config.model.num_chains=0'], 'num_chains must be >= 1'),
+    (['--config.intra_op_threads=-1'], 'intra_op_threads=-1 must be >= 0'),
 ])
 def test_bad_input_one_line_error_and_nothing_written(args, message, tmp_path, data_dir):
   empty = tmp_path / 'empty'

@@ -140,22 +140,22 @@ class MemoryRNN(keras.Model):
     features = self.encode(inputs)
     if not self.cell.built:
       self.cell.build(features.shape)
-    projected = self.cell.project(features)  # one matmul for all steps
     if initial_state is None:
-      initial_state = self.cell.zero_state(tf.shape(inputs)[0], projected.dtype)
+      initial_state = self.cell.zero_state(tf.shape(features)[0], features.dtype)
     weights = self.cell.recurrent_weights()  # once per sequence, not per step
-    batch = inputs.shape[0]
+    batch = features.shape[0]
     chains = self.num_chains if batch is None or batch >= 2 * self.num_chains else 1
     if chains == 1:
-      return self._recurrence(projected, initial_state, weights)
-    # Sizes [b // k + 1, ..., b // k]: any batch size, static or dynamic, splits.
+      return self._recurrence(self.cell.project(features), initial_state, weights)
+    # Sizes [b // k + 1, ..., b // k]: any batch size, static or dynamic, splits. Each
+    # chain projects its own inputs, so chains share nothing but the weights.
     if batch is None:
-      b = tf.shape(projected)[0]
+      b = tf.shape(features)[0]
       sizes = b // chains + tf.cast(tf.range(chains) < b % chains, tf.int32)
     else:
       sizes = [batch // chains + int(i < batch % chains) for i in range(chains)]
-    return tf.concat([self._recurrence(p, s, weights) for p, s in
-                      zip(tf.split(projected, sizes, num=chains),
+    return tf.concat([self._recurrence(self.cell.project(f), s, weights) for f, s in
+                      zip(tf.split(features, sizes, num=chains),
                           tf.split(initial_state, sizes, num=chains))], axis=0)
 
   def _recurrence(self, projected, initial_state, weights):

@@ -452,6 +452,24 @@ def training_loop(model, chunk, config, manager, writer, snapshots=None, stage_f
   return step, elapsed
 
 
+def configure_threads(config):
+  """Sets TensorFlow's intra-op threads to ``config.intra_op_threads`` (0: TF's default).
+
+  A process-wide setting that TensorFlow accepts only before it runs its first op; a later
+  call that would change it logs a warning and changes nothing (it affects speed only).
+  """
+  threads = int(config.get('intra_op_threads', 0))
+  if threads < 0:
+    raise ValueError(f'config.intra_op_threads={threads} must be >= 0')
+  if threads == 0 or tf.config.threading.get_intra_op_parallelism_threads() == threads:
+    return
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+  except RuntimeError:
+    logging.warning('config.intra_op_threads=%d ignored: TensorFlow is already running in '
+                    'this process (set it before the first TensorFlow op)', threads)
+
+
 def train_and_evaluate(config, workdir, data_dir=None):
   """Trains (resuming if possible) and evaluates; returns the final evaluation table.
 
@@ -465,6 +483,7 @@ def train_and_evaluate(config, workdir, data_dir=None):
     CheckpointMismatchError: workdir of another architecture;
     TrainingDivergedError: non-finite loss (the last good checkpoint is kept).
   """
+  configure_threads(config)
   if config.get('deterministic', False):
     tf.config.experimental.enable_op_determinism()
   if data_dir:
