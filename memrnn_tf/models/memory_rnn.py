@@ -87,9 +87,11 @@ class MemoryRNN(keras.Model):
     speed_penalty: lambda of the speed regulariser (0 disables it).
     unroll_limit: sequences up to this many (static) steps are unrolled in Python, longer
       or dynamic ones run in a ``tf.while_loop``.
-    num_chains: the batch is split into this many independent recurrences (same result).
-      Outside XLA the TF executor runs them concurrently, one per core, where a single
-      chain of small ``[batch, units]`` matmuls leaves cores idle (BUILD_NOTES.md).
+    num_chains: the batch is split into this many independent recurrences, each with its
+      own input projection (same result). Outside XLA the TF executor runs them
+      concurrently, one per core, where a single chain of small ``[batch, units]`` matmuls
+      leaves cores idle; with ``config.intra_op_threads=1`` they are fully independent
+      single-core streams (BUILD_NOTES.md).
     seed: seed of the readout initialiser.
     readout_sigmoid: squash the readout with a sigmoid before the softmax (a quirk of the
       authors' code; off by default).
