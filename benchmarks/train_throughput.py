@@ -19,6 +19,7 @@ matmul, or of two at once, timed in the same process before and after.
 settings (``config.jit_compile``, ``config.model.num_chains``, ``config.intra_op_threads``).
 """
 
+import copy
 import time
 
 from absl import app
@@ -73,23 +74,24 @@ def _time(fn, n_steps, seconds, rounds=3):
 
 def main(argv):
   del argv
-  threads_config = cli.load_config('mnist', 'cpu')
+  base = cli.load_config('mnist', 'cpu')
+  base.model.reset_after = _RESET_AFTER.value
+  if _JIT.value != 'config':
+    base.jit_compile = _JIT.value == 'true'
+  if _CHAINS.value != 'config':
+    base.model.num_chains = int(_CHAINS.value)
   if _THREADS.value is not None:
-    threads_config.intra_op_threads = _THREADS.value
-  trainer.configure_threads(threads_config)  # before the first TF op
+    base.intra_op_threads = _THREADS.value
+  trainer.configure_threads(base)  # before the first TF op
+  threads = tf.config.threading.get_intra_op_parallelism_threads()
   images = sources.load_dataset('mnist', 'train')
   task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
   peak = perf.matmul_peak()
   rows = []
   for cell in _CELLS.value:
     for batch_size in (int(b) for b in _BATCHES.value):
-      config = cli.load_config('mnist', 'cpu')
+      config = copy.deepcopy(base)
       config.model.cell, config.batch_size = cell, batch_size
-      config.model.reset_after = _RESET_AFTER.value
-      if _JIT.value != 'config':
-        config.jit_compile = _JIT.value == 'true'
-      if _CHAINS.value != 'config':
-        config.model.num_chains = int(_CHAINS.value)
       model = memory_rnn.create_model(config, task.num_features)
       model.compile(optimizer=trainer.make_optimizer(config), jit_compile=False)
       model.optimizer.build(model.trainable_variables)
@@ -105,8 +107,7 @@ def main(argv):
       n_steps = max(10, 2048 // batch_size)
       for mode, fn in (('step', step_only), ('e2e', trainer.make_train_chunk(exp))):
         sec = _time(fn, n_steps, _SECONDS.value)
-        rows.append((cell, batch_size, bool(config.jit_compile), model.num_chains,
-                     tf.config.threading.get_intra_op_parallelism_threads(), mode, sec))
+        rows.append((cell, batch_size, bool(config.jit_compile), model.num_chains, mode, sec))
         logging.info('%s batch %d %s: %.1f steps/s', cell, batch_size, mode, 1 / sec)
   # The peak is measured before and after, and the larger one used: this VM's speed varies.
   peak = max(peak, perf.matmul_peak())
@@ -114,7 +115,7 @@ def main(argv):
         f'{peak:.1f} GFLOP/s')
   print(f'{"cell":5s} {"batch":>5s} {"xla":>5s} {"chains":>6s} {"intra":>5s} {"mode":4s} '
         f'{"trials/s":>10s} {"steps/s":>9s} {"GFLOP/s":>8s} {"of peak":>7s}')
-  for cell, batch_size, xla, chains, threads, mode, sec in rows:
+  for cell, batch_size, xla, chains, mode, sec in rows:
     gflops = batch_size * train_flops(cell) / sec / 1e9
     print(f'{cell:5s} {batch_size:5d} {str(xla):>5s} {chains:6d} {threads or "all":>5} '
           f'{mode:4s} {batch_size / sec:10.0f} {1 / sec:9.1f} {gflops:8.1f} {gflops / peak:7.2f}')

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import splits
 from memrnn_tf.models import cells as cells_lib
 
 
@@ -344,7 +345,7 @@ def _grouped_search(step_fn, clip, jit_compile, groups, n):
   if key in step_fn._compiled:
     return step_fn._compiled[key]
   search = _compiled_search(step_fn, clip, jit_compile)
-  sizes = [n // groups + int(g < n % groups) for g in range(groups)]
+  sizes = splits.near_equal_sizes(n, groups)
 
   @tf.function
   def grouped(x0, prepared, max_iters, learning_rate, hp):

@@ -8,6 +8,7 @@ an optional hidden-state speed penalty). ``create_model(config)`` is the one fac
 import keras
 import tensorflow as tf
 
+from memrnn_tf import splits
 from memrnn_tf.models import cells as cells_lib
 from memrnn_tf.training import losses
 
@@ -149,13 +150,9 @@ class MemoryRNN(keras.Model):
     chains = self.num_chains if batch is None or batch >= 2 * self.num_chains else 1
     if chains == 1:
       return self._recurrence(self.cell.project(features), initial_state, weights)
-    # Sizes [b // k + 1, ..., b // k]: any batch size, static or dynamic, splits. Each
-    # chain projects its own inputs, so chains share nothing but the weights.
-    if batch is None:
-      b = tf.shape(features)[0]
-      sizes = b // chains + tf.cast(tf.range(chains) < b % chains, tf.int32)
-    else:
-      sizes = [batch // chains + int(i < batch % chains) for i in range(chains)]
+    # Any batch size, static or dynamic, splits. Each chain projects its own inputs, so
+    # chains share nothing but the weights.
+    sizes = splits.near_equal_sizes(tf.shape(features)[0] if batch is None else batch, chains)
     return tf.concat([self._recurrence(self.cell.project(f), s, weights) for f, s in
                       zip(tf.split(features, sizes, num=chains),
                           tf.split(initial_state, sizes, num=chains))], axis=0)
