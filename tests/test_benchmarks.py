@@ -46,11 +46,12 @@ def test_slowpoints_benchmark_variants_agree(data_dir):
 
 
 def test_benchmark_flags_reject_bad_values(data_dir):
-  """Bad compile-setting flags stop at flag parsing with one error line naming the flag."""
+  """Bad flags stop at flag parsing with one error line naming the flag."""
   for script, arg in (('train_throughput.py', '--num_chains=0'),
                       ('train_throughput.py', '--jit_compile=maybe'),
                       ('train_throughput.py', '--intra_op_threads=-1'),
-                      ('slowpoints.py', '--groups=0')):
+                      ('slowpoints.py', '--groups=0'),
+                      ('cifar_baseline.py', '--epochs=0')):
     proc = _call(script, [arg], data_dir)
     assert proc.returncode != 0
     assert 'Traceback' not in proc.stderr
