@@ -52,7 +52,7 @@ def run_or_exit(fn, *args, **kwargs):
   """Calls ``fn``; user-facing errors become one line on stderr and exit code 1."""
   try:
     return fn(*args, **kwargs)
-  except (errors.MemrnnError, ValueError, FileNotFoundError) as e:
+  except errors.MemrnnError as e:  # anything else is a bug: keep its traceback
     logging.debug('error', exc_info=True)
     message = ' '.join(str(e).split())
     sys.stderr.write(f'error: {message}\n')

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import flipflop as flipflop_data
 from memrnn_tf.models import flipflop as flipflop_models
@@ -60,28 +61,28 @@ def make_task(config, **overrides):
 
 
 def validate_config(config):
-  """Raises ValueError (one line, naming the field) on a bad config."""
+  """Raises ConfigError (one line, naming the field) on a bad config."""
   make_task(config)
   make_optimizer(config)
   for key in ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
               'steps_per_execution', 'keep_checkpoints'):
     if int(config[key]) < 1:
-      raise ValueError(f'config.{key}={config[key]} must be >= 1')
+      raise errors.ConfigError(f'config.{key}={config[key]} must be >= 1')
   if not config.learning_rate > 0:
-    raise ValueError(f'config.learning_rate={config.learning_rate} must be > 0')
+    raise errors.ConfigError(f'config.learning_rate={config.learning_rate} must be > 0')
   if config.model.bptt not in flipflop_models.BPTT_MODES:
-    raise ValueError(f'unknown config.model.bptt={config.model.bptt!r}: expected one of '
+    raise errors.ConfigError(f'unknown config.model.bptt={config.model.bptt!r}: expected one of '
                      f'{", ".join(flipflop_models.BPTT_MODES)}')
   a = config.analysis
   if len(a.switch_from) != config.task.num_bits or len(a.switch_to) != config.task.num_bits:
-    raise ValueError(f'config.analysis.switch_from/switch_to must have task.num_bits='
+    raise errors.ConfigError(f'config.analysis.switch_from/switch_to must have task.num_bits='
                      f'{config.task.num_bits} entries')
   if not 0.0 <= a.transient_fraction <= 1.0:
-    raise ValueError(f'config.analysis.transient_fraction={a.transient_fraction} must be in '
+    raise errors.ConfigError(f'config.analysis.transient_fraction={a.transient_fraction} must be in '
                      '[0, 1]')
   if config.compare_with and not os.path.exists(
       os.path.join(config.compare_with, 'analysis', 'spectrum.npz')):
-    raise FileNotFoundError(f'--config.compare_with={config.compare_with}: no '
+    raise errors.RunNotFoundError(f'--config.compare_with={config.compare_with}: no '
                             'analysis/spectrum.npz there (run that config first)')
 
 
@@ -96,7 +97,7 @@ def make_optimizer(config):
   clip = config.get('grad_clip_norm', 0.0) or None
   fractions = sorted(float(f) for f in config.get('lr_decay_at', ()))
   if any(not 0.0 < f < 1.0 for f in fractions):
-    raise ValueError(f'config.lr_decay_at={tuple(fractions)} must be fractions in (0, 1)')
+    raise errors.ConfigError(f'config.lr_decay_at={tuple(fractions)} must be fractions in (0, 1)')
   lr = float(config.learning_rate)
   if fractions:
     boundaries = [int(round(f * int(config.num_steps))) for f in fractions]
@@ -158,7 +159,7 @@ def load_trained_model(workdir):
   config = trainer.load_workdir_config(workdir)
   path = tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints'))
   if path is None:
-    raise FileNotFoundError(f'no checkpoint in {workdir}/checkpoints: train first '
+    raise errors.RunNotFoundError(f'no checkpoint in {workdir}/checkpoints: train first '
                             f'(bin/flipflop.py --workdir={workdir})')
   model = flipflop_models.create_model(config)
   trainer.restore_model(model, path)
@@ -386,7 +387,7 @@ def triggered_average(trajectories, switch_from, switch_to, delay, pre, post):
   b = np.asarray(switch_to, np.float32)
   channel = np.flatnonzero(a != b)
   if channel.size != 1:
-    raise ValueError(f'switch_from {a.tolist()} and switch_to {b.tolist()} must differ in '
+    raise errors.ConfigError(f'switch_from {a.tolist()} and switch_to {b.tolist()} must differ in '
                      'exactly one channel')
   channel = int(channel[0])
   states, targets = trajectories['states'], trajectories['targets']
@@ -533,7 +534,7 @@ def train_and_analyse(config, workdir):
     The analysis summary (``analysis/summary.json``) with the training info added.
 
   Raises:
-    ValueError: bad config; CheckpointMismatchError: workdir of another model/task;
+    ConfigError: bad config; CheckpointMismatchError: workdir of another model/task;
     TrainingDivergedError: non-finite loss.
   """
   validate_config(config)

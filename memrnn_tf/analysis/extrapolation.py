@@ -12,6 +12,8 @@ O(max delay) steps instead of O(sum of delays).
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import errors
+
 
 def delay_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scale=1.0,
                 seed=0, jit_compile=True):
@@ -34,7 +36,7 @@ def delay_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scal
   """
   delays = np.asarray(sorted(int(d) for d in delays))
   if delays.size == 0 or delays[0] < 1:
-    raise ValueError(f'delays must be positive integers, got {delays.tolist()}')
+    raise errors.ConfigError(f'delays must be positive integers, got {delays.tolist()}')
   max_delay = int(delays[-1])
   batch_size = min(int(batch_size), int(num_trials))
   cell = model.cell

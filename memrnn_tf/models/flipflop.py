@@ -31,6 +31,7 @@ Adam update:
 import keras
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf.models import cells as cells_lib
 
 BPTT_MODES = ('sliding', 'windows')
@@ -81,7 +82,7 @@ class FlipFlopRNN(keras.Model):
                seed=0, **kwargs):
     super().__init__(**kwargs)
     if bptt not in BPTT_MODES:
-      raise ValueError(f"unknown bptt {bptt!r}: expected one of {', '.join(BPTT_MODES)}")
+      raise errors.ConfigError(f"unknown bptt {bptt!r}: expected one of {', '.join(BPTT_MODES)}")
     self.units = int(units)
     self.num_bits = int(num_bits)
     self.truncation = None if not truncation else int(truncation)

@@ -8,9 +8,10 @@ an optional hidden-state speed penalty). ``create_model(config)`` is the one fac
 import keras
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf import splits
 from memrnn_tf.models import cells as cells_lib
-from memrnn_tf.training import losses
+from memrnn_tf.models import losses
 
 FRONTENDS = ('identity', 'conv')
 
@@ -109,7 +110,7 @@ class MemoryRNN(keras.Model):
     self.unroll_limit = int(unroll_limit)
     self.num_chains = int(num_chains)
     if self.num_chains < 1:
-      raise ValueError(f'num_chains must be >= 1, got {num_chains}')
+      raise errors.ConfigError(f'num_chains must be >= 1, got {num_chains}')
     self.readout_sigmoid = bool(readout_sigmoid)
     self.readout = keras.layers.Dense(
         self.num_outputs, name='readout',
@@ -288,13 +289,13 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
     A built ``MemoryRNN``.
 
   Raises:
-    ValueError: on an unknown cell or front-end name.
+    ConfigError: on an unknown cell or front-end name.
   """
   m = config.model
   seed = int(config.seed)
   frontend_name = str(m.get('frontend', 'identity')).lower()
   if frontend_name not in FRONTENDS:
-    raise ValueError(f'unknown frontend {m.frontend!r}: expected one of {", ".join(FRONTENDS)}')
+    raise errors.ConfigError(f'unknown frontend {m.frontend!r}: expected one of {", ".join(FRONTENDS)}')
   cell = cells_lib.create_cell(m.cell, m.units, init=m.get('init', 'paper'), seed=seed,
                                reset_after=m.get('reset_after', False))
   frontend = None

@@ -65,15 +65,15 @@ def make_task(config, split, data_dir=None, **spec_overrides):
 
 
 def validate_config(config):
-  """Checks everything that can be checked without data; raises one-line ValueErrors."""
+  """Checks everything that can be checked without data; raises one-line ``ConfigError``s."""
   curricula.create_curriculum(config)
   task_spec(config).validate()
   for key in ('num_steps', 'batch_size', 'log_every', 'checkpoint_every', 'snapshot_every',
               'steps_per_execution', 'eval_batch_size'):
     if int(config[key]) < 1:
-      raise ValueError(f'config.{key}={config[key]} must be >= 1')
+      raise errors.ConfigError(f'config.{key}={config[key]} must be >= 1')
   if config.learning_rate <= 0:
-    raise ValueError(f'config.learning_rate={config.learning_rate} must be > 0')
+    raise errors.ConfigError(f'config.learning_rate={config.learning_rate} must be > 0')
 
 
 def build_experiment(config, data_dir=None):
@@ -125,11 +125,11 @@ def load_workdir_config(workdir):
   """The resolved config saved in ``workdir`` (a ``ConfigDict``).
 
   Raises:
-    FileNotFoundError: if the workdir has no config.json.
+    RunNotFoundError: if the workdir has no config.json.
   """
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
-    raise FileNotFoundError(f'{path} not found: is --workdir={workdir} a memrnn_tf run?')
+    raise errors.RunNotFoundError(f'{path} not found: is --workdir={workdir} a memrnn_tf run?')
   with open(path) as f:
     return ml_collections.ConfigDict(json.load(f))
 
@@ -460,7 +460,7 @@ def configure_threads(config):
   """
   threads = int(config.get('intra_op_threads', 0))
   if threads < 0:
-    raise ValueError(f'config.intra_op_threads={threads} must be >= 0')
+    raise errors.ConfigError(f'config.intra_op_threads={threads} must be >= 0')
   if threads == 0 or tf.config.threading.get_intra_op_parallelism_threads() == threads:
     return
   try:
@@ -479,7 +479,7 @@ def train_and_evaluate(config, workdir, data_dir=None):
     data_dir: directory with the dataset files (overrides ``config.data_dir``).
 
   Raises:
-    ValueError: bad config; DataNotFoundError: missing data;
+    ConfigError: bad config; DataNotFoundError: missing data;
     CheckpointMismatchError: workdir of another architecture;
     TrainingDivergedError: non-finite loss (the last good checkpoint is kept).
   """
@@ -519,20 +519,20 @@ def checkpoint_path(workdir, checkpoint=None):
   """Path of the latest checkpoint, or of the checkpoint/snapshot saved at step ``checkpoint``.
 
   Raises:
-    FileNotFoundError: naming what is available.
+    RunNotFoundError: naming what is available.
   """
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   if checkpoint is None:
     path = tf.train.latest_checkpoint(ckpt_dir)
     if path is None:
-      raise FileNotFoundError(f'no checkpoint in {ckpt_dir}: train first (bin/train.py '
+      raise errors.RunNotFoundError(f'no checkpoint in {ckpt_dir}: train first (bin/train.py '
                               f'--workdir={workdir})')
     return path
   for path in (os.path.join(ckpt_dir, f'ckpt-{int(checkpoint)}'),
                os.path.join(workdir, 'snapshots', f'snapshot-{int(checkpoint)}')):
     if tf.io.gfile.exists(path + '.index'):
       return path
-  raise FileNotFoundError(f'no checkpoint or snapshot of step {checkpoint} in {workdir}; '
+  raise errors.RunNotFoundError(f'no checkpoint or snapshot of step {checkpoint} in {workdir}; '
                           f'available snapshot steps: {snapshot_steps(workdir)}')
 
 
