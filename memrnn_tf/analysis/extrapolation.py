@@ -103,13 +103,13 @@ def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_s
   import json  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top
 
-  from memrnn_tf.training import trainer  # pylint: disable=g-import-not-at-top
+  from memrnn_tf import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
-  config = trainer.load_workdir_config(workdir)
-  model, path = trainer.load_trained_model(workdir, checkpoint=checkpoint)
-  task = trainer.make_task(config, split, data_dir)
+  config = workdir_lib.load_config(workdir)
+  model, path = workdir_lib.load_trained_model(workdir, checkpoint=checkpoint)
+  task = workdir_lib.make_task(config, split, data_dir)
   result = delay_curve(model, task, delays, num_trials=num_trials, noise_scale=noise_scale,
-                       seed=seed, jit_compile=bool(config.jit_compile))
+                       seed=seed, jit_compile=bool(config.perf.jit_compile))
   out = {'checkpoint': path, 'split': split, 'noise_scale': noise_scale,
          'delays': result['delays'].tolist(), 'accuracy': result['accuracy'].tolist(),
          'per_class': [[None if np.isnan(v) else float(v) for v in row]

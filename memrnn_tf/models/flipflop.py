@@ -271,9 +271,10 @@ def _as_batch(data):
 
 def create_model(config):
   """A built ``FlipFlopRNN`` from ``config.model`` (``units``, ``truncation``, ``bptt``),
-  ``config.task`` (``num_bits``) and ``config.seed``."""
+  ``config.task`` (``num_bits``), ``config.perf.unroll_limit`` and ``config.seed``."""
   m = config.model
+  perf = config.get('perf') or {}
   return FlipFlopRNN(units=m.units, num_bits=config.task.num_bits, truncation=m.truncation,
                      bptt=m.get('bptt', 'sliding'),
-                     unroll_limit=m.get('unroll_limit', 200), seed=int(config.seed),
+                     unroll_limit=perf.get('unroll_limit', 200), seed=int(config.seed),
                      name='flipflop_rnn')
