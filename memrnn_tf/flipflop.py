@@ -71,18 +71,18 @@ def validate_config(config):
     raise errors.ConfigError(f'config.learning_rate={config.learning_rate} must be > 0')
   if config.model.bptt not in flipflop_models.BPTT_MODES:
     raise errors.ConfigError(f'unknown config.model.bptt={config.model.bptt!r}: expected one of '
-                     f'{", ".join(flipflop_models.BPTT_MODES)}')
+                             f'{", ".join(flipflop_models.BPTT_MODES)}')
   a = config.analysis
   if len(a.switch_from) != config.task.num_bits or len(a.switch_to) != config.task.num_bits:
     raise errors.ConfigError(f'config.analysis.switch_from/switch_to must have task.num_bits='
-                     f'{config.task.num_bits} entries')
+                             f'{config.task.num_bits} entries')
   if not 0.0 <= a.transient_fraction <= 1.0:
-    raise errors.ConfigError(f'config.analysis.transient_fraction={a.transient_fraction} must be in '
-                     '[0, 1]')
+    raise errors.ConfigError(f'config.analysis.transient_fraction={a.transient_fraction} must '
+                             'be in [0, 1]')
   if config.compare_with and not os.path.exists(
       os.path.join(config.compare_with, 'analysis', 'spectrum.npz')):
     raise errors.RunNotFoundError(f'--config.compare_with={config.compare_with}: no '
-                            'analysis/spectrum.npz there (run that config first)')
+                                  'analysis/spectrum.npz there (run that config first)')
 
 
 def make_optimizer(config):
@@ -159,7 +159,7 @@ def load_trained_model(workdir):
   path = tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints'))
   if path is None:
     raise errors.RunNotFoundError(f'no checkpoint in {workdir}/checkpoints: train first '
-                            f'(bin/flipflop.py --workdir={workdir})')
+                                  f'(bin/flipflop.py --workdir={workdir})')
   model = flipflop_models.create_model(config)
   workdir_lib.restore_model(model, path)
   return model, config, path
@@ -387,7 +387,7 @@ def triggered_average(trajectories, switch_from, switch_to, delay, pre, post):
   channel = np.flatnonzero(a != b)
   if channel.size != 1:
     raise errors.ConfigError(f'switch_from {a.tolist()} and switch_to {b.tolist()} must differ in '
-                     'exactly one channel')
+                             'exactly one channel')
   channel = int(channel[0])
   states, targets = trajectories['states'], trajectories['targets']
   undelayed, inputs = trajectories['undelayed_targets'], trajectories['inputs']

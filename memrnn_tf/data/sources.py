@@ -216,7 +216,7 @@ def _read_npz(path, split):
       return np.asarray(d[f'x_{split}']), np.asarray(d[f'y_{split}'])
   except _READ_ERRORS as e:
     raise errors.DataFormatError(f'{path} is not a valid dataset file (x_{split}/y_{split}): '
-                     f'{type(e).__name__}: {e}') from e
+                                 f'{type(e).__name__}: {e}') from e
 
 
 def _read_cifar_batches(folder, split):
@@ -238,7 +238,8 @@ def _read_cifar_batches(folder, split):
       if len(labels) != len(data):
         raise ValueError(f'{len(data)} images but {len(labels)} labels')
     except _READ_ERRORS as e:
-      raise errors.DataFormatError(f'{path} is not a CIFAR-10 python batch: {type(e).__name__}: {e}') from e
+      raise errors.DataFormatError(f'{path} is not a CIFAR-10 python batch: '
+                                   f'{type(e).__name__}: {e}') from e
     # Each row is the red, green, then blue 32x32 plane, row-major.
     xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     ys.append(labels)
@@ -263,13 +264,15 @@ def _validate(name, x, y, source):
   if x.dtype != np.uint8 or x.shape[1:] != shape:
     dims = ', '.join(map(str, shape))
     raise errors.DataFormatError(f'{source}: expected uint8 {name} images of shape [N, {dims}], '
-                     f'got {x.dtype} {list(x.shape)}')
+                                 f'got {x.dtype} {list(x.shape)}')
   if (not np.issubdtype(y.dtype, np.integer) or y.size != len(x) or
       (y.ndim > 1 and y.shape[0] != len(x))):
-    raise errors.DataFormatError(f'{source}: expected {len(x)} integer labels, got {y.dtype} {list(y.shape)}')
+    raise errors.DataFormatError(f'{source}: expected {len(x)} integer labels, got {y.dtype} '
+                                 f'{list(y.shape)}')
   y = y.reshape(-1).astype(np.int64)
   if len(y) and (y.min() < 0 or y.max() >= _NUM_CLASSES):
-    raise errors.DataFormatError(f'{source}: labels must be in [0, {_NUM_CLASSES}), got [{y.min()}, {y.max()}]')
+    raise errors.DataFormatError(f'{source}: labels must be in [0, {_NUM_CLASSES}), got '
+                                 f'[{y.min()}, {y.max()}]')
   x.flags.writeable = False
   y.flags.writeable = False
   return x, y

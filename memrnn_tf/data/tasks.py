@@ -46,16 +46,17 @@ class TaskSpec:
   def validate(self):
     """Raises ConfigError (one line, naming the field) on an inconsistent spec."""
     if self.seq_len < 1 or self.t_max < 1:
-      raise errors.ConfigError(f'task.seq_len={self.seq_len} and task.t_max={self.t_max} must be >= 1')
+      raise errors.ConfigError(f'task.seq_len={self.seq_len} and task.t_max={self.t_max} '
+                               'must be >= 1')
     if self.t_max > self.seq_len:
       raise errors.ConfigError(f'task.t_max={self.t_max} exceeds task.seq_len={self.seq_len}')
     if self.min_delay < 1 or self.min_delay >= self.t_max:
-      raise errors.ConfigError(f'task.min_delay={self.min_delay} does not fit in t_max={self.t_max}: '
-                       f'need 1 <= min_delay < t_max')
+      raise errors.ConfigError(f'task.min_delay={self.min_delay} does not fit in '
+                               f't_max={self.t_max}: need 1 <= min_delay < t_max')
     if self.stim_time is not None and self.report_time is not None:
       if not 0 <= self.stim_time < self.report_time < self.seq_len:
         raise errors.ConfigError(f'need 0 <= task.stim_time ({self.stim_time}) < task.report_time '
-                         f'({self.report_time}) < task.seq_len ({self.seq_len})')
+                                 f'({self.report_time}) < task.seq_len ({self.seq_len})')
     elif (self.stim_time is None) != (self.report_time is None):
       raise errors.ConfigError('task.stim_time and task.report_time must be given together')
     return self

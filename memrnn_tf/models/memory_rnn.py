@@ -297,7 +297,8 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
   seed = int(config.seed)
   frontend_name = str(m.get('frontend', 'identity')).lower()
   if frontend_name not in FRONTENDS:
-    raise errors.ConfigError(f'unknown frontend {m.frontend!r}: expected one of {", ".join(FRONTENDS)}')
+    raise errors.ConfigError(f'unknown frontend {m.frontend!r}: expected one of '
+                             f'{", ".join(FRONTENDS)}')
   cell = cells_lib.create_cell(m.cell, m.units, init=m.get('init', 'paper'), seed=seed,
                                reset_after=m.get('reset_after', False))
   frontend = None

@@ -35,7 +35,7 @@ def _load(workdir, name):
   path = os.path.join(workdir, 'analysis', name)
   if not os.path.exists(path):
     raise errors.RunNotFoundError(f'{path} not found: run the analysis first (bin/flipflop.py '
-                            f'--workdir={workdir})')
+                                  f'--workdir={workdir})')
   with np.load(path) as d:
     return {k: d[k] for k in d.files}
 

@@ -38,7 +38,7 @@ class Curriculum:
                                  (self.class_values, self.class_boundaries, 'classes')):
       if len(values) != len(bounds) + 1:
         raise errors.ConfigError(f'curriculum {self.name!r}: {len(bounds)} {what} boundaries need '
-                         f'{len(bounds) + 1} values, got {len(values)}')
+                                 f'{len(bounds) + 1} values, got {len(values)}')
       if list(bounds) != sorted(bounds):
         raise errors.ConfigError(f'curriculum {self.name!r}: {what} boundaries must increase')
 
@@ -103,7 +103,7 @@ def create_curriculum(config):
   name = str(config.curriculum).lower()
   if name not in _REGISTRY:
     raise errors.ConfigError(f'unknown curriculum {config.curriculum!r}: expected one of '
-                     f'{", ".join(available())}')
+                             f'{", ".join(available())}')
   return _REGISTRY[name](config)
 
 
