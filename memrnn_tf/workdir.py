@@ -144,10 +144,6 @@ def config_differences(stored, new, resumable=RESUMABLE_FIELDS):
           if key.split('.')[0] not in resumable and old_flat[key] != new_flat[key]]
 
 
-def _format(value):
-  return str(value)
-
-
 def check_workdir(config, workdir):
   """Refuses a workdir that holds another run (see ``RESUMABLE_FIELDS``).
 
@@ -163,8 +159,8 @@ def check_workdir(config, workdir):
     return
   diffs = config_differences(stored, migrate_config(config_dict(config)))
   if diffs:
-    held = ', '.join(f'{k}={_format(a)}' for k, a, _ in diffs)
-    asked = ', '.join(f'{k}={_format(b)}' for k, _, b in diffs)
+    held = ', '.join(f'{k}={a}' for k, a, _ in diffs)
+    asked = ', '.join(f'{k}={b}' for k, _, b in diffs)
     raise errors.CheckpointMismatchError(
         f'--workdir={workdir} holds a run with {held}; this command asks for {asked}; '
         'use another --workdir')
