@@ -16,7 +16,7 @@ Readout and elementwise work are not counted. Peak is the best rate of one 2048^
 matmul, or of two at once, timed in the same process before and after.
 
 ``--jit_compile``, ``--num_chains`` and ``--intra_op_threads`` override the ``cpu`` config's
-settings (``config.jit_compile``, ``config.model.num_chains``, ``config.intra_op_threads``).
+settings (``config.perf.jit_compile``, ``num_chains``, ``intra_op_threads``).
 """
 
 import copy
@@ -33,7 +33,8 @@ from memrnn_tf.data import sources
 from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
 from memrnn_tf.training import curricula
-from memrnn_tf.training import trainer
+from memrnn_tf.training import experiment as experiment_lib
+from memrnn_tf.training import loop
 
 _BATCHES = flags.DEFINE_list('batch_sizes', ['1', '32', '128', '512'], 'Batch sizes.')
 _CELLS = flags.DEFINE_list('cells', ['gru', 'lstm'], 'Cells.')
@@ -77,12 +78,12 @@ def main(argv):
   base = cli.load_config('mnist', 'cpu')
   base.model.reset_after = _RESET_AFTER.value
   if _JIT.value != 'config':
-    base.jit_compile = _JIT.value == 'true'
+    base.perf.jit_compile = _JIT.value == 'true'
   if _CHAINS.value != 'config':
-    base.model.num_chains = int(_CHAINS.value)
+    base.perf.num_chains = int(_CHAINS.value)
   if _THREADS.value is not None:
-    base.intra_op_threads = _THREADS.value
-  trainer.configure_threads(base)  # before the first TF op
+    base.perf.intra_op_threads = _THREADS.value
+  perf.configure_threads(base)  # before the first TF op
   threads = tf.config.threading.get_intra_op_parallelism_threads()
   images = sources.load_dataset('mnist', 'train')
   task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
@@ -93,11 +94,12 @@ def main(argv):
       config = copy.deepcopy(base)
       config.model.cell, config.batch_size = cell, batch_size
       model = memory_rnn.create_model(config, task.num_features)
-      model.compile(optimizer=trainer.make_optimizer(config), jit_compile=False)
+      model.compile(optimizer=experiment_lib.make_optimizer(config), jit_compile=False)
       model.optimizer.build(model.trainable_variables)
-      exp = trainer.Experiment(config, task, task, model, curricula.create_curriculum(config))
+      exp = experiment_lib.Experiment(config, task, task, model,
+                                      curricula.create_curriculum(config))
       batch = task.sample(tf.constant([0, 0]), batch_size)
-      step = tf.function(model.train_step, jit_compile=bool(config.jit_compile))
+      step = tf.function(model.train_step, jit_compile=bool(config.perf.jit_compile))
 
       @tf.function
       def step_only(n, step=step, batch=batch):
@@ -105,9 +107,9 @@ def main(argv):
           step(batch)
 
       n_steps = max(10, 2048 // batch_size)
-      for mode, fn in (('step', step_only), ('e2e', trainer.make_train_chunk(exp))):
+      for mode, fn in (('step', step_only), ('e2e', loop.make_train_chunk(exp))):
         sec = _time(fn, n_steps, _SECONDS.value)
-        rows.append((cell, batch_size, bool(config.jit_compile), model.num_chains, mode, sec))
+        rows.append((cell, batch_size, bool(config.perf.jit_compile), model.num_chains, mode, sec))
         logging.info('%s batch %d %s: %.1f steps/s', cell, batch_size, mode, 1 / sec)
   # The peak is measured before and after, and the larger one used: this VM's speed varies.
   peak = max(peak, perf.matmul_peak())

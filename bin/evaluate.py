@@ -9,7 +9,7 @@ from absl import app
 from absl import flags
 
 from memrnn_tf import cli
-from memrnn_tf.training import trainer
+from memrnn_tf.training import evaluation
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to evaluate (default latest).')
@@ -19,10 +19,10 @@ _TRIALS = flags.DEFINE_integer('num_trials', None, 'Trials per split (default fr
 
 def main(argv):
   del argv
-  table = cli.run_or_exit(trainer.evaluate_workdir, _WORKDIR.value, _CHECKPOINT.value,
+  table = cli.run_or_exit(evaluation.evaluate_workdir, _WORKDIR.value, _CHECKPOINT.value,
                           _DATA_DIR.value, _TRIALS.value)
   print(json.dumps(table, indent=2))
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

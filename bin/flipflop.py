@@ -10,14 +10,12 @@ Resumes from the last checkpoint in --workdir; results in <workdir>/analysis and
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 from memrnn_tf import cli
 from memrnn_tf import flipflop
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', cli.config_path('flipflop', 'delay8'), 'Experiment config (file.py:variant).',
-    lock_config=True)
+_CONFIG = cli.define_config_file('config', cli.config_path('flipflop', 'delay8'),
+                                 'Experiment config (file.py:variant).')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
 
 
@@ -28,4 +26,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

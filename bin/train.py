@@ -7,14 +7,12 @@ r"""Trains a delayed-classification network (resumes automatically from --workdi
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 from memrnn_tf import cli
 from memrnn_tf.training import trainer
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', cli.config_path('mnist', 'cpu'), 'Experiment config (file.py:variant).',
-    lock_config=True)
+_CONFIG = cli.define_config_file('config', cli.config_path('mnist', 'cpu'),
+                                 'Experiment config (file.py:variant).')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory (default runs/<name>).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
 _CURRICULUM = flags.DEFINE_string('curriculum', None, 'naive | vocu | decu (overrides config).')
@@ -33,4 +31,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -16,18 +16,20 @@ Variants (``--config=configs/flipflop.py:<variant>``):
 
 * ``delay0``: the undelayed task; paper sizes (N = 100, no biases, W_in fixed, BPTT
   truncated to 10 steps, Adam). The paper gives no step count or batch size: 3,000 steps
-  of 32 sequences of 100 steps, lr 1e-3 (x0.3 at 60% and 80%). Measured on 2 cores: 79 s
-  of training, 93 s in all; 99.9% sign accuracy, 27 fixed points: 8 stable ones at the 8
-  output corners, 12 / 6 / 1 saddles with 1 / 2 / 3 unstable dimensions (edges, faces,
-  centre), three real eigenvalues of W slightly above 1 (1.21, 1.19, 1.17).
+  of 32 sequences of 100 steps, lr 1e-3 (x0.3 at 60% and 80%). About 1.5 minutes on 2
+  idle cores. Expected: ~99.9% sign accuracy; 8 stable fixed points at the 8 output
+  corners plus saddles with 1, 2 and 3 unstable dimensions (edges, faces, centre); a few
+  real eigenvalues of W slightly above 1.
 * ``delay8``: the output changes 8 steps after the pulse; 8,000 steps, otherwise the
-  same. Measured on 2 cores: 252 s of training, 5 minutes in all; 99.7% sign accuracy, the
-  same 8 corner attractors, saddles with up to 15 unstable dimensions, and complex
-  eigenvalue pairs of W with large imaginary parts (-0.11 +- 1.24i, 0.36 +- 1.16i).
+  same. About 5 minutes on 2 idle cores. Expected: ~99.7% sign accuracy, the same 8
+  corner attractors, saddles with many more unstable dimensions, and complex eigenvalue
+  pairs of W with large imaginary parts.
 * ``smoke``: a tiny network, a few steps and a small analysis; seconds, for tests only.
 
 Measured numbers are in BUILD_NOTES.md ("Flip-flop (#4)"). Override anything with
-``--config.<field>=value``.
+``--config.<field>=value``; settings under ``config.perf`` change speed only, and a run
+may be resumed with other values of them (and of ``analysis``, ``plots``,
+``compare_with`` and the logging fields: ``memrnn_tf.workdir.RESUMABLE_FIELDS``).
 """
 
 import ml_collections
@@ -48,7 +50,7 @@ def get_config(arg='delay8'):
   # Model: S(t) = tanh(W S(t-1) + W_in X(t)), Y = tanh(W_out S); BPTT truncated to
   # `truncation` steps, 'sliding' (every output sees exactly k steps) or 'windows'.
   config.model = ml_collections.ConfigDict(dict(
-      units=100, truncation=10, bptt='sliding', unroll_limit=200))
+      units=100, truncation=10, bptt='sliding'))
 
   # Optimisation: Adam on the mean squared error of the tanh outputs; the learning rate
   # is multiplied by lr_decay_factor at each of lr_decay_at (fractions of num_steps).
@@ -59,9 +61,12 @@ def get_config(arg='delay8'):
   config.lr_decay_factor = 0.3
   config.grad_clip_norm = 0.0  # 0 disables clipping
 
+  # Speed only (a resumed run may change these): XLA for the train step and the analysis,
+  # training steps per compiled call, sequences up to unroll_limit steps unrolled in Python.
+  config.perf = ml_collections.ConfigDict(dict(
+      jit_compile=True, steps_per_execution=100, unroll_limit=200))
+
   # Loop, logging and checkpoints.
-  config.jit_compile = True
-  config.steps_per_execution = 100
   config.log_every = 500
   config.checkpoint_every = 1000
   config.keep_checkpoints = 3
@@ -110,7 +115,7 @@ def get_config(arg='delay8'):
     config.num_steps = 20
     config.batch_size = 8
     config.learning_rate = 3e-3
-    config.steps_per_execution = 5
+    config.perf.steps_per_execution = 5
     config.log_every = 10
     config.checkpoint_every = 10
     config.progress_bar = False

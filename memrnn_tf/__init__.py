@@ -4,9 +4,14 @@ Reimplementation of Haviv, Rivkind & Barak, "Understanding and Controlling Memor
 Recurrent Neural Networks" (ICML 2019). Subpackages:
 
 * ``memrnn_tf.data``: image sources and the delayed-classification task.
-* ``memrnn_tf.models``: recurrent cells (GRU / LSTM / SimpleRNN), ``create_model``.
-* ``memrnn_tf.training``: curricula, losses, ``train_and_evaluate``.
+* ``memrnn_tf.models``: recurrent cells (GRU / LSTM / SimpleRNN), losses, ``create_model``.
+* ``memrnn_tf.workdir``: run directories: config (checked on resume), checkpoints,
+  snapshots, metrics, ``load_trained_model``; how analysis opens a run.
+* ``memrnn_tf.training``: curricula, the experiment, the resumable loop, evaluation,
+  ``train_and_evaluate``.
 * ``memrnn_tf.analysis``: slow points and dynamics.
+
+Layers point one way: data -> models -> workdir -> training -> analysis -> plots -> bin.
 
 Importing the package does not import TensorFlow; the subpackages do.
 """

@@ -1,8 +1,30 @@
-"""Errors that binaries report as one line (no traceback) with a nonzero exit code."""
+"""The package's user-facing errors: binaries report them as one line with exit code 1.
+
+``cli.run_or_exit`` turns exactly these (``MemrnnError`` and its subclasses) into an
+``error: ...`` line; anything else is a bug and keeps its traceback. Each subclass also
+derives from the built-in error a library caller would expect (``ValueError`` for a bad
+value, ``FileNotFoundError`` for a missing file), so ``except ValueError`` still works.
+"""
 
 
 class MemrnnError(Exception):
   """Base class of the package's user-facing errors."""
+
+
+class ConfigError(MemrnnError, ValueError):
+  """A config field, flag or name is invalid (unknown curriculum, cell, value out of range)."""
+
+
+class DataNotFoundError(MemrnnError, FileNotFoundError):
+  """The dataset files are not where they were looked for (and cannot be downloaded)."""
+
+
+class DataFormatError(MemrnnError, ValueError):
+  """A dataset file exists but is not what it should be (names the file and the problem)."""
+
+
+class RunNotFoundError(MemrnnError, FileNotFoundError):
+  """A workdir lacks what was asked for: its config.json, a checkpoint, an analysis file."""
 
 
 class CheckpointMismatchError(MemrnnError, ValueError):

@@ -13,7 +13,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from memrnn_tf.training import trainer
+from memrnn_tf import workdir as workdir_lib
 
 
 class _Serving(tf.Module):
@@ -42,19 +42,18 @@ def export_model(model, path):
   return path
 
 
-def export_workdir(workdir, output=None, checkpoint=None, data_dir=None):
+def export_workdir(workdir, output=None, checkpoint=None):
   """Restores the run in ``workdir`` (latest or ``checkpoint`` step) and exports it.
 
   Args:
     workdir: a training run directory.
     output: destination (default ``workdir/export``).
     checkpoint: training step of a checkpoint or snapshot to export (default: latest).
-    data_dir: only needed to know the task's input size when data is not cached.
 
   Returns:
     The export path.
   """
-  model, path = trainer.load_trained_model(workdir, checkpoint=checkpoint, data_dir=data_dir)
+  model, path = workdir_lib.load_trained_model(workdir, checkpoint=checkpoint)
   output = output or os.path.join(workdir, 'export')
   logging.info('Exporting %s', path)
   return export_model(model, output)

@@ -36,13 +36,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import errors
+from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import flipflop as flipflop_data
 from memrnn_tf.models import flipflop as flipflop_models
-from memrnn_tf.training import trainer
+from memrnn_tf.training import loop
 
-# Fields that fix what a checkpoint means: a workdir must agree on all of them.
-_ARCH_KEYS = ('model', 'task')
 # Seed offsets: test trajectories and initial states never reuse training seeds.
 _TEST_SEED = 10_000_019
 _SAMPLE_SEED = 20_000_003
@@ -60,29 +60,29 @@ def make_task(config, **overrides):
 
 
 def validate_config(config):
-  """Raises ValueError (one line, naming the field) on a bad config."""
+  """Raises ConfigError (one line, naming the field) on a bad config."""
   make_task(config)
   make_optimizer(config)
   for key in ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
-              'steps_per_execution', 'keep_checkpoints'):
+              'perf.steps_per_execution', 'keep_checkpoints'):
     if int(config[key]) < 1:
-      raise ValueError(f'config.{key}={config[key]} must be >= 1')
+      raise errors.ConfigError(f'config.{key}={config[key]} must be >= 1')
   if not config.learning_rate > 0:
-    raise ValueError(f'config.learning_rate={config.learning_rate} must be > 0')
+    raise errors.ConfigError(f'config.learning_rate={config.learning_rate} must be > 0')
   if config.model.bptt not in flipflop_models.BPTT_MODES:
-    raise ValueError(f'unknown config.model.bptt={config.model.bptt!r}: expected one of '
-                     f'{", ".join(flipflop_models.BPTT_MODES)}')
+    raise errors.ConfigError(f'unknown config.model.bptt={config.model.bptt!r}: expected one of '
+                             f'{", ".join(flipflop_models.BPTT_MODES)}')
   a = config.analysis
   if len(a.switch_from) != config.task.num_bits or len(a.switch_to) != config.task.num_bits:
-    raise ValueError(f'config.analysis.switch_from/switch_to must have task.num_bits='
-                     f'{config.task.num_bits} entries')
+    raise errors.ConfigError(f'config.analysis.switch_from/switch_to must have task.num_bits='
+                             f'{config.task.num_bits} entries')
   if not 0.0 <= a.transient_fraction <= 1.0:
-    raise ValueError(f'config.analysis.transient_fraction={a.transient_fraction} must be in '
-                     '[0, 1]')
+    raise errors.ConfigError(f'config.analysis.transient_fraction={a.transient_fraction} must '
+                             'be in [0, 1]')
   if config.compare_with and not os.path.exists(
       os.path.join(config.compare_with, 'analysis', 'spectrum.npz')):
-    raise FileNotFoundError(f'--config.compare_with={config.compare_with}: no '
-                            'analysis/spectrum.npz there (run that config first)')
+    raise errors.RunNotFoundError(f'--config.compare_with={config.compare_with}: no '
+                                  'analysis/spectrum.npz there (run that config first)')
 
 
 def make_optimizer(config):
@@ -96,7 +96,7 @@ def make_optimizer(config):
   clip = config.get('grad_clip_norm', 0.0) or None
   fractions = sorted(float(f) for f in config.get('lr_decay_at', ()))
   if any(not 0.0 < f < 1.0 for f in fractions):
-    raise ValueError(f'config.lr_decay_at={tuple(fractions)} must be fractions in (0, 1)')
+    raise errors.ConfigError(f'config.lr_decay_at={tuple(fractions)} must be fractions in (0, 1)')
   lr = float(config.learning_rate)
   if fractions:
     boundaries = [int(round(f * int(config.num_steps))) for f in fractions]
@@ -118,8 +118,8 @@ def make_train_chunk(model, task, config):
   """Compiled ``chunk(n)``: n training steps, batches generated in-graph from (seed, step)."""
   seed = tf.constant(int(config.seed), tf.int64)
   batch_size = int(config.batch_size)
-  return trainer.train_chunk(model, lambda step: task.sample(tf.stack([seed, step]), batch_size),
-                             bool(config.jit_compile))
+  return loop.train_chunk(model, lambda step: task.sample(tf.stack([seed, step]), batch_size),
+                          bool(config.perf.jit_compile))
 
 
 def train(config, workdir):
@@ -136,15 +136,15 @@ def train(config, workdir):
     tf.config.experimental.enable_op_determinism()
   task = make_task(config)
   model = build_model(config)
-  manager, writer = trainer.open_workdir(config, workdir, model, keys=_ARCH_KEYS)
+  manager, writer = loop.open_workdir(config, workdir, model)
   resumed_from = manager.latest_checkpoint  # None for a new run
   step = int(model.optimizer.iterations.numpy())
   c = config
   logging.info('Training flip-flop RNN-%d (delay %d, bptt %s %d) from step %d to %d',
                c.model.units, c.task.delay, c.model.bptt, c.model.truncation, step,
                c.num_steps)
-  step, elapsed = trainer.training_loop(model, make_train_chunk(model, task, config), config,
-                                        manager, writer)
+  step, elapsed = loop.training_loop(model, make_train_chunk(model, task, config), config,
+                                     manager, writer)
   return model, {'step': step, 'train_seconds_this_session': elapsed,
                  'resumed_from': resumed_from}
 
@@ -155,13 +155,13 @@ def load_trained_model(workdir):
   Returns:
     ``(model, config, checkpoint_path)``.
   """
-  config = trainer.load_workdir_config(workdir)
+  config = workdir_lib.load_config(workdir)
   path = tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints'))
   if path is None:
-    raise FileNotFoundError(f'no checkpoint in {workdir}/checkpoints: train first '
-                            f'(bin/flipflop.py --workdir={workdir})')
+    raise errors.RunNotFoundError(f'no checkpoint in {workdir}/checkpoints: train first '
+                                  f'(bin/flipflop.py --workdir={workdir})')
   model = flipflop_models.create_model(config)
-  trainer.restore_model(model, path)
+  workdir_lib.restore_model(model, path)
   return model, config, path
 
 
@@ -386,8 +386,8 @@ def triggered_average(trajectories, switch_from, switch_to, delay, pre, post):
   b = np.asarray(switch_to, np.float32)
   channel = np.flatnonzero(a != b)
   if channel.size != 1:
-    raise ValueError(f'switch_from {a.tolist()} and switch_to {b.tolist()} must differ in '
-                     'exactly one channel')
+    raise errors.ConfigError(f'switch_from {a.tolist()} and switch_to {b.tolist()} must differ in '
+                             'exactly one channel')
   channel = int(channel[0])
   states, targets = trajectories['states'], trajectories['targets']
   undelayed, inputs = trajectories['undelayed_targets'], trajectories['inputs']
@@ -439,10 +439,10 @@ def analyse(model, config, workdir):
   task = make_task(config)
   traj = run_trajectories(model, task, int(a.num_trajectories), int(a.trajectory_len),
                           seed=[int(config.seed) + _TEST_SEED, 0],
-                          jit_compile=bool(config.jit_compile))
+                          jit_compile=bool(config.perf.jit_compile))
   evaluation = accuracy_stats(traj['outputs'], traj['targets'], traj['weights'])
   evaluation['num_pulses'] = int(np.sum(traj['inputs'] != 0))
-  trainer.write_json_atomic(os.path.join(workdir, 'eval.json'), evaluation)
+  workdir_lib.write_json_atomic(os.path.join(workdir, 'eval.json'), evaluation)
   logging.info('Test trajectories (%d x %d steps): bit accuracy %.4f, all-bits accuracy '
                '%.4f, mse %.4g', a.num_trajectories, a.trajectory_len,
                evaluation['bit_accuracy'], evaluation['step_accuracy'], evaluation['mse'])
@@ -518,7 +518,7 @@ def analyse(model, config, workdir):
              'triggered_average': {'num_instances': avg['num_instances'],
                                    'pca_explained': s_ratio.tolist()},
              'trajectory_pca_explained': ratio.tolist(), 'timings': timings}
-  trainer.write_json_atomic(os.path.join(out_dir, 'summary.json'), summary)
+  workdir_lib.write_json_atomic(os.path.join(out_dir, 'summary.json'), summary)
   return summary
 
 
@@ -533,7 +533,7 @@ def train_and_analyse(config, workdir):
     The analysis summary (``analysis/summary.json``) with the training info added.
 
   Raises:
-    ValueError: bad config; CheckpointMismatchError: workdir of another model/task;
+    ConfigError: bad config; CheckpointMismatchError: workdir of another model/task;
     TrainingDivergedError: non-finite loss.
   """
   validate_config(config)
@@ -544,7 +544,7 @@ def train_and_analyse(config, workdir):
   summary = analyse(model, config, workdir)
   summary['training'] = {**info, 'train_call_seconds': train_seconds}
   summary['timings']['analysis_seconds'] = time.time() - start
-  trainer.write_json_atomic(os.path.join(workdir, 'analysis', 'summary.json'), summary)
+  workdir_lib.write_json_atomic(os.path.join(workdir, 'analysis', 'summary.json'), summary)
   if config.plots:
     from memrnn_tf.plots import flipflop as flipflop_plots  # matplotlib only when plotting
     start = time.time()

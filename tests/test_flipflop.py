@@ -175,10 +175,10 @@ def _run(args, tmp_path, check=True):
 
 def test_binary_trains_resumes_analyses_and_plots(tmp_path):
   workdir = tmp_path / 'run'
-  _run([f'--workdir={workdir}', '--config.num_steps=10', '--config.plots=False'], tmp_path)
+  _run([f'--workdir={workdir}', '--config.plots=False'], tmp_path)
   assert not (workdir / 'figures').exists()
-  proc = _run([f'--workdir={workdir}'], tmp_path)  # same config, 20 steps: resumes at 10
-  assert 'Resumed from' in proc.stderr
+  proc = _run([f'--workdir={workdir}'], tmp_path)  # plots may change: resumes at 20
+  assert 'Resumed from' in proc.stderr and 'ckpt-20' in proc.stderr
   with open(workdir / 'metrics.jsonl') as f:
     assert [json.loads(line)['step'] for line in f] == [10, 20]
   assert os.path.exists(workdir / 'checkpoints' / 'ckpt-20.index')
@@ -208,6 +208,9 @@ def test_binary_trains_resumes_analyses_and_plots(tmp_path):
       np.sort(np.abs(flipflop.sorted_eigenvalues(model.recurrent_matrix.numpy()))),
       np.sort(np.abs(eigvals)), rtol=1e-6)
   # Another task in the same workdir: one-line error, nothing overwritten.
-  proc = _run([f'--workdir={workdir}', '--config.task.delay=3'], tmp_path, check=False)
+  proc = _run([f'--workdir={workdir}', '--config.task.delay=3', '--config.num_steps=40'],
+              tmp_path, check=False)
   assert proc.returncode == 1
-  assert proc.stderr.strip().splitlines()[-1].startswith(f'error: --workdir={workdir} holds')
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f'error: --workdir={workdir} holds a run with num_steps=20, task.delay=2; this command '
+      'asks for num_steps=40, task.delay=3; use another --workdir')

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from configs import mnist
 from memrnn_tf.models import cells
+from memrnn_tf.models import losses
 from memrnn_tf.models import memory_rnn
-from memrnn_tf.training import losses
 
 
 @pytest.mark.parametrize('kind,kwargs', [

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from memrnn_tf import errors
-from memrnn_tf.training import trainer
+from memrnn_tf import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = f'--config={os.path.join(REPO, "configs", "mnist.py")}:smoke'
@@ -60,7 +61,7 @@ def test_train_binary_writes_run(trained):
   assert [r['step'] for r in train] == [8, 16, 24]
   assert [r['t_max'] for r in train] == [10, 10, 10]  # DeCu reaches the full task
   assert all(np.isfinite(r['loss']) and 0 <= r['null_accuracy'] <= 1 for r in train)
-  assert trainer.snapshot_steps(trained) == [0, 8, 16, 24]
+  assert workdir_lib.snapshot_steps(trained) == [0, 8, 16, 24]
   assert [r['split'] for r in records if r['split'] != 'train'] == ['eval_train', 'eval_test']
   with open(os.path.join(trained, 'eval.json')) as f:
     table = json.load(f)
@@ -73,8 +74,8 @@ def test_graph_mode_with_chains_trains_like_xla(trained, tmp_path, data_dir):
   batch-128 settings here): the same run up to rounding."""
   workdir = str(tmp_path / 'chains')
   _train(workdir, data_dir, '--config.learning_rate=0.003', '--seed=3',
-         '--config.jit_compile=False', '--config.model.num_chains=2',
-         '--config.intra_op_threads=1')
+         '--config.perf.jit_compile=False', '--config.perf.num_chains=2',
+         '--config.perf.intra_op_threads=1')
   ours = [r['loss'] for r in _records(workdir) if r['split'] == 'train']
   ref = [r['loss'] for r in _records(trained) if r['split'] == 'train']
   assert len(ours) == len(ref) == 3
@@ -82,25 +83,25 @@ def test_graph_mode_with_chains_trains_like_xla(trained, tmp_path, data_dir):
 
 
 def test_checkpoint_round_trip_and_mismatch(trained):
-  model, path = trainer.load_trained_model(trained)
+  model, path = workdir_lib.load_trained_model(trained)
   assert path.endswith('ckpt-24')
-  again, _ = trainer.load_trained_model(trained, checkpoint=24)
+  again, _ = workdir_lib.load_trained_model(trained, checkpoint=24)
   x = tf.random.stateless_uniform([2, 10, 785], [0, 1])
   np.testing.assert_allclose(model(x), again(x), rtol=1e-6)
-  early, _ = trainer.load_trained_model(trained, checkpoint=8)  # a snapshot
+  early, _ = workdir_lib.load_trained_model(trained, checkpoint=8)  # a snapshot
   assert not np.allclose(model.cell.kernel.numpy(), early.cell.kernel.numpy())
-  config = trainer.load_workdir_config(trained)
+  config = workdir_lib.load_config(trained)
   config.model.cell = 'lstm'
   with pytest.raises(errors.CheckpointMismatchError, match='does not match'):
-    trainer.restore_model(trainer.model_from_config(config), path)
+    workdir_lib.restore_model(workdir_lib.model_from_config(config), path)
   with pytest.raises(FileNotFoundError, match='snapshot steps: \\[0, 8, 16, 24\\]'):
-    trainer.checkpoint_path(trained, 5)
+    workdir_lib.checkpoint_path(trained, 5)
 
 
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
   extra = ['--config.num_steps=3000', '--config.checkpoint_every=200',
            '--config.log_every=200', '--config.snapshot_every=1000',
-           '--config.steps_per_execution=1', '--config.eval_trials=32']
+           '--config.perf.steps_per_execution=1', '--config.eval_trials=32']
   ref = str(tmp_path / 'ref')
   _train(ref, data_dir, *extra)
   killed = str(tmp_path / 'killed')
@@ -128,8 +129,8 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
   ref_losses = [(r['step'], r['loss']) for r in _records(ref) if r['split'] == 'train']
   resumed = [(r['step'], r['loss']) for r in _records(killed) if r['split'] == 'train']
   assert resumed == ref_losses  # identical history, no duplicated steps
-  a, _ = trainer.load_trained_model(ref)
-  b, _ = trainer.load_trained_model(killed)
+  a, _ = workdir_lib.load_trained_model(ref)
+  b, _ = workdir_lib.load_trained_model(killed)
   for va, vb in zip(a.weights, b.weights):
     np.testing.assert_array_equal(va.numpy(), vb.numpy())
 
@@ -137,13 +138,13 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
 def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
   workdir = str(tmp_path / 'nan')
   _train(workdir, data_dir)
-  before = trainer.load_trained_model(workdir)[0].cell.kernel.numpy()
+  before = workdir_lib.load_trained_model(workdir)[0].cell.kernel.numpy()
   proc = _train(workdir, data_dir, '--config.num_steps=48', '--config.task.noise_scale=nan',
                 check=False)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('error: loss became nan') and 'ckpt-24' in last
-  model, path = trainer.load_trained_model(workdir)
+  model, path = workdir_lib.load_trained_model(workdir)
   assert path.endswith('ckpt-24')
   np.testing.assert_array_equal(model.cell.kernel.numpy(), before)
 
@@ -153,8 +154,8 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
     (['--cell=transformer'], 'unknown cell'),
     (['--config.task.min_delay=30'], 'min_delay=30 does not fit'),
     (['--data_dir=EMPTY'], 'mnist data not found'),
-    (['--config.model.num_chains=0'], 'num_chains must be >= 1'),
-    (['--config.intra_op_threads=-1'], 'intra_op_threads=-1 must be >= 0'),
+    (['--config.perf.num_chains=0'], 'num_chains must be >= 1'),
+    (['--config.perf.intra_op_threads=-1'], 'intra_op_threads=-1 must be >= 0'),
 ])
 def test_bad_input_one_line_error_and_nothing_written(args, message, tmp_path, data_dir):
   empty = tmp_path / 'empty'
@@ -177,8 +178,36 @@ def test_malformed_override_and_other_architecture(trained, tmp_path, data_dir):
   proc = _train(trained, data_dir, '--cell=lstm', check=False)
   assert proc.returncode != 0
   assert proc.stderr.strip().splitlines()[-1].startswith('error: --workdir=')
-  assert 'model=' in proc.stderr
+  assert 'model.cell=gru' in proc.stderr and 'model.cell=lstm' in proc.stderr
   assert open(os.path.join(trained, 'config.json')).read() == before
+
+
+def test_resume_of_another_run_refused_in_one_line(trained, data_dir):
+  before = {name: open(os.path.join(trained, name)).read()
+            for name in ('config.json', 'metrics.jsonl', 'eval.json')}
+  proc = _train(trained, data_dir, '--curriculum=vocu', '--seed=5', '--config.num_steps=40',
+                check=False)
+  assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+  # The fixture was trained with --config.learning_rate=0.003 --seed=3, 24 steps of DeCu.
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f'error: --workdir={trained} holds a run with curriculum=decu, learning_rate=0.003, '
+      'num_steps=24, seed=3; this command asks for curriculum=vocu, learning_rate=0.001, '
+      'num_steps=40, seed=5; use another --workdir')
+  assert before == {name: open(os.path.join(trained, name)).read() for name in before}
+
+
+def test_resume_with_other_speed_and_logging_settings(trained, tmp_path, data_dir):
+  workdir = str(tmp_path / 'copy')
+  shutil.copytree(trained, workdir)
+  proc = _train(workdir, data_dir, '--config.learning_rate=0.003', '--seed=3',
+                '--config.perf.jit_compile=False', '--config.perf.steps_per_execution=2',
+                '--config.eval_trials=32', '--config.log_every=4')
+  assert 'Resumed from' in proc.stderr and 'ckpt-24' in proc.stderr
+  with open(os.path.join(workdir, 'eval.json')) as f:
+    assert json.load(f)['test']['trials'] == 32  # evaluated again with the new setting
+  config = workdir_lib.load_config(workdir)
+  assert config.perf.jit_compile is False and config.eval_trials == 32
+  assert config.seed == 3 and config.num_steps == 24
 
 
 def test_evaluate_binary(trained, data_dir):
@@ -204,7 +233,7 @@ print('memrnn_tf' in sys.modules)
 def test_export_reloads_without_package(trained, tmp_path, data_dir):
   out = str(tmp_path / 'saved')
   _run(['bin/export.py', f'--workdir={trained}', f'--output={out}'], data_dir)
-  model, _ = trainer.load_trained_model(trained)
+  model, _ = workdir_lib.load_trained_model(trained)
   for steps in (10, 37):  # any sequence length, not only the trained one
     x = np.random.default_rng(steps).uniform(size=(3, steps, 785)).astype(np.float32)
     np.save(tmp_path / 'x.npy', x)

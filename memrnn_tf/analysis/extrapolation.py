@@ -12,6 +12,8 @@ O(max delay) steps instead of O(sum of delays).
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import errors
+
 
 def delay_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scale=1.0,
                 seed=0, jit_compile=True):
@@ -34,7 +36,7 @@ def delay_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scal
   """
   delays = np.asarray(sorted(int(d) for d in delays))
   if delays.size == 0 or delays[0] < 1:
-    raise ValueError(f'delays must be positive integers, got {delays.tolist()}')
+    raise errors.ConfigError(f'delays must be positive integers, got {delays.tolist()}')
   max_delay = int(delays[-1])
   batch_size = min(int(batch_size), int(num_trials))
   cell = model.cell
@@ -101,13 +103,13 @@ def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_s
   import json  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top
 
-  from memrnn_tf.training import trainer  # pylint: disable=g-import-not-at-top
+  from memrnn_tf import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
-  config = trainer.load_workdir_config(workdir)
-  model, path = trainer.load_trained_model(workdir, checkpoint=checkpoint)
-  task = trainer.make_task(config, split, data_dir)
+  config = workdir_lib.load_config(workdir)
+  model, path = workdir_lib.load_trained_model(workdir, checkpoint=checkpoint)
+  task = workdir_lib.make_task(config, split, data_dir)
   result = delay_curve(model, task, delays, num_trials=num_trials, noise_scale=noise_scale,
-                       seed=seed, jit_compile=bool(config.jit_compile))
+                       seed=seed, jit_compile=bool(config.perf.jit_compile))
   out = {'checkpoint': path, 'split': split, 'noise_scale': noise_scale,
          'delays': result['delays'].tolist(), 'accuracy': result['accuracy'].tolist(),
          'per_class': [[None if np.isnan(v) else float(v) for v in row]

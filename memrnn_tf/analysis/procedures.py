@@ -23,8 +23,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints
-from memrnn_tf.training import trainer
 
 
 def trigger_input(task):
@@ -187,9 +187,9 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   Returns:
     ``(SlowPoints, table)``: table is one dict per class (see ``format_class_table``).
   """
-  config = trainer.load_workdir_config(workdir)
-  model, path = trainer.load_trained_model(workdir, checkpoint)
-  task = trainer.make_task(config, split, data_dir)
+  config = workdir_lib.load_config(workdir)
+  model, path = workdir_lib.load_trained_model(workdir, checkpoint)
+  task = workdir_lib.make_task(config, split, data_dir)
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,
                             seed=seed)

@@ -26,6 +26,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from memrnn_tf import errors
+
 
 @dataclasses.dataclass
 class FlipFlopTask:
@@ -48,15 +50,15 @@ class FlipFlopTask:
     self.validate()
 
   def validate(self):
-    """Raises ValueError (one line, naming the field) on inconsistent parameters."""
+    """Raises ConfigError (one line, naming the field) on inconsistent parameters."""
     if self.num_bits < 1:
-      raise ValueError(f'task.num_bits={self.num_bits} must be >= 1')
+      raise errors.ConfigError(f'task.num_bits={self.num_bits} must be >= 1')
     if self.seq_len < 1:
-      raise ValueError(f'task.seq_len={self.seq_len} must be >= 1')
+      raise errors.ConfigError(f'task.seq_len={self.seq_len} must be >= 1')
     if not 0.0 <= self.pulse_prob <= 1.0:
-      raise ValueError(f'task.pulse_prob={self.pulse_prob} must be in [0, 1]')
+      raise errors.ConfigError(f'task.pulse_prob={self.pulse_prob} must be in [0, 1]')
     if self.delay < 0 or self.delay >= self.seq_len:
-      raise ValueError(f'task.delay={self.delay} must be in [0, seq_len={self.seq_len})')
+      raise errors.ConfigError(f'task.delay={self.delay} must be in [0, seq_len={self.seq_len})')
     return self
 
   def sample(self, seed, batch_size, seq_len=None):

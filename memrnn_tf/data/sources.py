@@ -28,6 +28,8 @@ import zlib
 from absl import logging
 import numpy as np
 
+from memrnn_tf import errors
+
 DATA_DIR_ENV = 'MEMRNN_DATA_DIR'
 NO_DOWNLOAD_ENV = 'MEMRNN_NO_DOWNLOAD'
 DATASETS = ('mnist', 'cifar10')
@@ -52,8 +54,8 @@ _READ_ERRORS = (OSError, EOFError, KeyError, IndexError, TypeError, ValueError, 
                 zipfile.BadZipFile, zlib.error, pickle.UnpicklingError)
 
 
-class DataNotFoundError(FileNotFoundError):
-  """The dataset files are not where they were looked for (and cannot be downloaded)."""
+# The dataset files are not where they were looked for (and cannot be downloaded).
+DataNotFoundError = errors.DataNotFoundError
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -104,7 +106,7 @@ def image_shape(name):
     The image shape as a tuple.
 
   Raises:
-    ValueError: unknown ``name``.
+    ConfigError: unknown ``name``.
   """
   _check_name(name)
   return _INFO[name]['shape']
@@ -141,9 +143,9 @@ def clear_cache():
 
 def _check_name(name, split='train'):
   if name not in DATASETS:
-    raise ValueError(f'unknown dataset {name!r}: expected one of {", ".join(DATASETS)}')
+    raise errors.ConfigError(f'unknown dataset {name!r}: expected one of {", ".join(DATASETS)}')
   if split not in SPLITS:
-    raise ValueError(f'unknown split {split!r}: expected one of {", ".join(SPLITS)}')
+    raise errors.ConfigError(f'unknown split {split!r}: expected one of {", ".join(SPLITS)}')
 
 
 def _wanted_in_dir(name):
@@ -213,8 +215,8 @@ def _read_npz(path, split):
     with np.load(path, allow_pickle=False) as d:
       return np.asarray(d[f'x_{split}']), np.asarray(d[f'y_{split}'])
   except _READ_ERRORS as e:
-    raise ValueError(f'{path} is not a valid dataset file (x_{split}/y_{split}): '
-                     f'{type(e).__name__}: {e}') from e
+    raise errors.DataFormatError(f'{path} is not a valid dataset file (x_{split}/y_{split}): '
+                                 f'{type(e).__name__}: {e}') from e
 
 
 def _read_cifar_batches(folder, split):
@@ -236,7 +238,8 @@ def _read_cifar_batches(folder, split):
       if len(labels) != len(data):
         raise ValueError(f'{len(data)} images but {len(labels)} labels')
     except _READ_ERRORS as e:
-      raise ValueError(f'{path} is not a CIFAR-10 python batch: {type(e).__name__}: {e}') from e
+      raise errors.DataFormatError(f'{path} is not a CIFAR-10 python batch: '
+                                   f'{type(e).__name__}: {e}') from e
     # Each row is the red, green, then blue 32x32 plane, row-major.
     xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     ys.append(labels)
@@ -260,14 +263,16 @@ def _validate(name, x, y, source):
     x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # keras.json channels_first.
   if x.dtype != np.uint8 or x.shape[1:] != shape:
     dims = ', '.join(map(str, shape))
-    raise ValueError(f'{source}: expected uint8 {name} images of shape [N, {dims}], '
-                     f'got {x.dtype} {list(x.shape)}')
+    raise errors.DataFormatError(f'{source}: expected uint8 {name} images of shape [N, {dims}], '
+                                 f'got {x.dtype} {list(x.shape)}')
   if (not np.issubdtype(y.dtype, np.integer) or y.size != len(x) or
       (y.ndim > 1 and y.shape[0] != len(x))):
-    raise ValueError(f'{source}: expected {len(x)} integer labels, got {y.dtype} {list(y.shape)}')
+    raise errors.DataFormatError(f'{source}: expected {len(x)} integer labels, got {y.dtype} '
+                                 f'{list(y.shape)}')
   y = y.reshape(-1).astype(np.int64)
   if len(y) and (y.min() < 0 or y.max() >= _NUM_CLASSES):
-    raise ValueError(f'{source}: labels must be in [0, {_NUM_CLASSES}), got [{y.min()}, {y.max()}]')
+    raise errors.DataFormatError(f'{source}: labels must be in [0, {_NUM_CLASSES}), got '
+                                 f'[{y.min()}, {y.max()}]')
   x.flags.writeable = False
   y.flags.writeable = False
   return x, y
@@ -332,7 +337,8 @@ def load_dataset(name, split, data_dir=None):
     ``ImageData`` whose arrays are read-only and shared with other loads of the same files.
 
   Raises:
-    ValueError: unknown ``name``/``split``, or a malformed file (the message names it).
+    ConfigError: unknown ``name``/``split``; DataFormatError: a malformed file (the
+      message names it).
     DataNotFoundError: the files are not found and cannot be downloaded.
   """
   _check_name(name, split)

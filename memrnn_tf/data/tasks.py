@@ -19,6 +19,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import errors
+
 
 @dataclasses.dataclass
 class TaskSpec:
@@ -42,20 +44,21 @@ class TaskSpec:
   report_time: int | None = None
 
   def validate(self):
-    """Raises ValueError (one line, naming the field) on an inconsistent spec."""
+    """Raises ConfigError (one line, naming the field) on an inconsistent spec."""
     if self.seq_len < 1 or self.t_max < 1:
-      raise ValueError(f'task.seq_len={self.seq_len} and task.t_max={self.t_max} must be >= 1')
+      raise errors.ConfigError(f'task.seq_len={self.seq_len} and task.t_max={self.t_max} '
+                               'must be >= 1')
     if self.t_max > self.seq_len:
-      raise ValueError(f'task.t_max={self.t_max} exceeds task.seq_len={self.seq_len}')
+      raise errors.ConfigError(f'task.t_max={self.t_max} exceeds task.seq_len={self.seq_len}')
     if self.min_delay < 1 or self.min_delay >= self.t_max:
-      raise ValueError(f'task.min_delay={self.min_delay} does not fit in t_max={self.t_max}: '
-                       f'need 1 <= min_delay < t_max')
+      raise errors.ConfigError(f'task.min_delay={self.min_delay} does not fit in '
+                               f't_max={self.t_max}: need 1 <= min_delay < t_max')
     if self.stim_time is not None and self.report_time is not None:
       if not 0 <= self.stim_time < self.report_time < self.seq_len:
-        raise ValueError(f'need 0 <= task.stim_time ({self.stim_time}) < task.report_time '
-                         f'({self.report_time}) < task.seq_len ({self.seq_len})')
+        raise errors.ConfigError(f'need 0 <= task.stim_time ({self.stim_time}) < task.report_time '
+                                 f'({self.report_time}) < task.seq_len ({self.seq_len})')
     elif (self.stim_time is None) != (self.report_time is None):
-      raise ValueError('task.stim_time and task.report_time must be given together')
+      raise errors.ConfigError('task.stim_time and task.report_time must be given together')
     return self
 
 
@@ -84,20 +87,20 @@ class DelayedClassification:
     images = np.asarray(images)
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     if images.shape[0] != labels.shape[0]:
-      raise ValueError(f'{images.shape[0]} images but {labels.shape[0]} labels')
+      raise errors.ConfigError(f'{images.shape[0]} images but {labels.shape[0]} labels')
     self.image_shape = tuple(images.shape[1:]) if images.ndim > 2 else (images.shape[1],)
     self.num_pixels = int(np.prod(self.image_shape))
     self.num_classes = int(num_classes)
     self.mean, self.std = float(mean), float(std)
     order = np.asarray(range(self.num_classes) if class_order is None else class_order)
     if sorted(order.tolist()) != list(range(self.num_classes)):
-      raise ValueError(f'class_order must be a permutation of 0..{self.num_classes - 1}')
+      raise errors.ConfigError(f'class_order must be a permutation of 0..{self.num_classes - 1}')
     self.class_order = order
     # Sort images by class once, so "an image of class c" is an offset plus a uniform index.
     sort = np.argsort(labels, kind='stable')
     counts = np.bincount(labels, minlength=self.num_classes)
     if np.any(counts == 0):
-      raise ValueError(f'classes without images: {np.flatnonzero(counts == 0).tolist()}')
+      raise errors.ConfigError(f'classes without images: {np.flatnonzero(counts == 0).tolist()}')
     flat = images.reshape(images.shape[0], -1)[sort]
     self._uint8 = flat.dtype == np.uint8
     self._images = tf.constant(flat)

@@ -22,6 +22,8 @@ with ``set_weights``/``get_weights`` (see ``from_keras_cell``).
 import keras
 import tensorflow as tf
 
+from memrnn_tf import errors
+
 CELLS = ('gru', 'lstm', 'simplernn')
 
 
@@ -39,7 +41,7 @@ def _initializers(init, units, seed):
     return (keras.initializers.GlorotUniform(seed=seed),
             keras.initializers.Orthogonal(seed=seed + 1),
             keras.initializers.Zeros())
-  raise ValueError(f"unknown init {init!r}: expected 'paper' or 'keras'")
+  raise errors.ConfigError(f"unknown init {init!r}: expected 'paper' or 'keras'")
 
 
 class RecurrentCell(keras.layers.Layer):
@@ -270,11 +272,11 @@ def create_cell(name, units, init='paper', seed=0, reset_after=False, **kwargs):
   """Builds a cell by name (``'gru'``, ``'lstm'`` or ``'simplernn'``).
 
   Raises:
-    ValueError: on an unknown name.
+    ConfigError: on an unknown name.
   """
   key = str(name).lower()
   if key not in _CELL_CLASSES:
-    raise ValueError(f'unknown cell {name!r}: expected one of {", ".join(CELLS)}')
+    raise errors.ConfigError(f'unknown cell {name!r}: expected one of {", ".join(CELLS)}')
   if key == 'gru':
     kwargs['reset_after'] = reset_after
   return _CELL_CLASSES[key](units, init=init, seed=seed, name=key, **kwargs)

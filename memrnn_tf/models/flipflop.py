@@ -31,6 +31,7 @@ Adam update:
 import keras
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf.models import cells as cells_lib
 
 BPTT_MODES = ('sliding', 'windows')
@@ -81,7 +82,7 @@ class FlipFlopRNN(keras.Model):
                seed=0, **kwargs):
     super().__init__(**kwargs)
     if bptt not in BPTT_MODES:
-      raise ValueError(f"unknown bptt {bptt!r}: expected one of {', '.join(BPTT_MODES)}")
+      raise errors.ConfigError(f"unknown bptt {bptt!r}: expected one of {', '.join(BPTT_MODES)}")
     self.units = int(units)
     self.num_bits = int(num_bits)
     self.truncation = None if not truncation else int(truncation)
@@ -270,9 +271,10 @@ def _as_batch(data):
 
 def create_model(config):
   """A built ``FlipFlopRNN`` from ``config.model`` (``units``, ``truncation``, ``bptt``),
-  ``config.task`` (``num_bits``) and ``config.seed``."""
+  ``config.task`` (``num_bits``), ``config.perf.unroll_limit`` and ``config.seed``."""
   m = config.model
+  perf = config.get('perf') or {}
   return FlipFlopRNN(units=m.units, num_bits=config.task.num_bits, truncation=m.truncation,
                      bptt=m.get('bptt', 'sliding'),
-                     unroll_limit=m.get('unroll_limit', 200), seed=int(config.seed),
+                     unroll_limit=perf.get('unroll_limit', 200), seed=int(config.seed),
                      name='flipflop_rnn')

@@ -8,9 +8,10 @@ an optional hidden-state speed penalty). ``create_model(config)`` is the one fac
 import keras
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf import splits
 from memrnn_tf.models import cells as cells_lib
-from memrnn_tf.training import losses
+from memrnn_tf.models import losses
 
 FRONTENDS = ('identity', 'conv')
 
@@ -91,7 +92,7 @@ class MemoryRNN(keras.Model):
     num_chains: the batch is split into this many independent recurrences, each with its
       own input projection (same result). Outside XLA the TF executor runs them
       concurrently, one per core, where a single chain of small ``[batch, units]`` matmuls
-      leaves cores idle; with ``config.intra_op_threads=1`` they are fully independent
+      leaves cores idle; with ``config.perf.intra_op_threads=1`` they are fully independent
       single-core streams (BUILD_NOTES.md).
     seed: seed of the readout initialiser.
     readout_sigmoid: squash the readout with a sigmoid before the softmax (a quirk of the
@@ -109,7 +110,7 @@ class MemoryRNN(keras.Model):
     self.unroll_limit = int(unroll_limit)
     self.num_chains = int(num_chains)
     if self.num_chains < 1:
-      raise ValueError(f'num_chains must be >= 1, got {num_chains}')
+      raise errors.ConfigError(f'num_chains must be >= 1, got {num_chains}')
     self.readout_sigmoid = bool(readout_sigmoid)
     self.readout = keras.layers.Dense(
         self.num_outputs, name='readout',
@@ -278,7 +279,8 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
 
   Args:
     config: the experiment ``ConfigDict``; reads ``config.model`` (``cell``, ``units``,
-      ``frontend``, ``init``, ``reset_after``, conv sizes), ``config.seed`` and
+      ``frontend``, ``init``, ``reset_after``, ``readout_sigmoid``, conv sizes),
+      ``config.perf`` (``unroll_limit``, ``num_chains``: speed only), ``config.seed`` and
       ``config.speed_penalty``.
     input_dim: width of the per-step input (pixels + trigger).
     num_outputs: classes + 1.
@@ -288,13 +290,15 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
     A built ``MemoryRNN``.
 
   Raises:
-    ValueError: on an unknown cell or front-end name.
+    ConfigError: on an unknown cell or front-end name.
   """
   m = config.model
+  perf = config.get('perf') or {}  # absent in hand-made configs: the defaults
   seed = int(config.seed)
   frontend_name = str(m.get('frontend', 'identity')).lower()
   if frontend_name not in FRONTENDS:
-    raise ValueError(f'unknown frontend {m.frontend!r}: expected one of {", ".join(FRONTENDS)}')
+    raise errors.ConfigError(f'unknown frontend {m.frontend!r}: expected one of '
+                             f'{", ".join(FRONTENDS)}')
   cell = cells_lib.create_cell(m.cell, m.units, init=m.get('init', 'paper'), seed=seed,
                                reset_after=m.get('reset_after', False))
   frontend = None
@@ -306,6 +310,6 @@ def create_model(config, input_dim, num_outputs=11, image_shape=None):
                             num_dense=m.get('num_dense', 2), seed=seed + 100, name='frontend')
   return MemoryRNN(cell, input_dim, num_outputs=num_outputs, frontend=frontend,
                    speed_penalty=config.get('speed_penalty', 0.0),
-                   unroll_limit=m.get('unroll_limit', 64), seed=seed,
+                   unroll_limit=perf.get('unroll_limit', 64), seed=seed,
                    readout_sigmoid=m.get('readout_sigmoid', False),
-                   num_chains=m.get('num_chains', 1), name='memory_rnn')
+                   num_chains=perf.get('num_chains', 1), name='memory_rnn')

@@ -21,6 +21,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 
+from memrnn_tf import errors  # noqa: E402  pylint: disable=g-import-not-at-top
+
 # Markers for 0, 1, 2, 3 unstable dimensions; more are red triangles labelled with the count.
 _FP_STYLE = {0: dict(marker='o', color='black', label='Fixed point (stable)'),
              1: dict(marker='x', color='tab:blue', label='Saddle (1 unst dim)'),
@@ -32,8 +34,8 @@ _MANY = dict(marker='^', color='red', label='Saddle (>3 unst dims)')
 def _load(workdir, name):
   path = os.path.join(workdir, 'analysis', name)
   if not os.path.exists(path):
-    raise FileNotFoundError(f'{path} not found: run the analysis first (bin/flipflop.py '
-                            f'--workdir={workdir})')
+    raise errors.RunNotFoundError(f'{path} not found: run the analysis first (bin/flipflop.py '
+                                  f'--workdir={workdir})')
   with np.load(path) as d:
     return {k: d[k] for k in d.files}
 

@@ -16,6 +16,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import errors
+
 _REGISTRY = {}
 
 
@@ -35,10 +37,10 @@ class Curriculum:
     for values, bounds, what in ((self.t_max_values, self.t_max_boundaries, 't_max'),
                                  (self.class_values, self.class_boundaries, 'classes')):
       if len(values) != len(bounds) + 1:
-        raise ValueError(f'curriculum {self.name!r}: {len(bounds)} {what} boundaries need '
-                         f'{len(bounds) + 1} values, got {len(values)}')
+        raise errors.ConfigError(f'curriculum {self.name!r}: {len(bounds)} {what} boundaries need '
+                                 f'{len(bounds) + 1} values, got {len(values)}')
       if list(bounds) != sorted(bounds):
-        raise ValueError(f'curriculum {self.name!r}: {what} boundaries must increase')
+        raise errors.ConfigError(f'curriculum {self.name!r}: {what} boundaries must increase')
 
   @staticmethod
   def _at(values, bounds, step):
@@ -96,12 +98,12 @@ def create_curriculum(config):
   """Curriculum named by ``config.curriculum``.
 
   Raises:
-    ValueError: on an unknown name (the message lists the known ones).
+    ConfigError: on an unknown name (the message lists the known ones).
   """
   name = str(config.curriculum).lower()
   if name not in _REGISTRY:
-    raise ValueError(f'unknown curriculum {config.curriculum!r}: expected one of '
-                     f'{", ".join(available())}')
+    raise errors.ConfigError(f'unknown curriculum {config.curriculum!r}: expected one of '
+                             f'{", ".join(available())}')
   return _REGISTRY[name](config)
 
 

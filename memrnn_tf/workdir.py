@@ -1,0 +1,301 @@
+"""Run directories: how a run is stored, checked on resume, and opened again for analysis.
+
+Layout of a workdir (``bin/train.py``; the flip-flop study keeps the same top level)::
+
+  config.json            the resolved config (checked on resume, see ``check_workdir``)
+  checkpoints/           tf.train.CheckpointManager (model + optimizer), latest few
+  snapshots/             model weights every ``snapshot_every`` steps (slow-point tracking)
+  metrics.jsonl          one JSON object per log step (train) and per evaluation
+  tensorboard/           the same scalars for TensorBoard
+  eval.json              the end-of-run table (null / digit accuracy, train and test)
+  analysis/, figures/    results of the analyses and the figures drawn from them
+
+This module is the one way in for code downstream of training (analysis, plots, export):
+``load_config``, ``load_trained_model``, ``make_task``, ``checkpoint_path``,
+``snapshot_steps`` and ``read_metrics``. It imports data and models, never training.
+
+Configs group the settings that change only speed under ``config.perf`` (``jit_compile``,
+``intra_op_threads``, ``steps_per_execution``, ``num_chains``, ``unroll_limit``). Runs made
+before that group existed kept them at the top level and in ``config.model``;
+``migrate_config`` moves them, so old workdirs still load and resume.
+"""
+
+import dataclasses
+import json
+import os
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from memrnn_tf import errors
+from memrnn_tf.data import sources
+from memrnn_tf.data import tasks
+from memrnn_tf.models import memory_rnn
+
+# Old locations of the speed-only settings, moved into ``config.perf``.
+_LEGACY_PERF_FIELDS = {
+    (): ('jit_compile', 'intra_op_threads', 'steps_per_execution'),
+    ('model',): ('num_chains', 'unroll_limit'),
+}
+# Top-level fields a resumed run may change: they change speed (``perf``), what is logged
+# or kept, where the data files are, or what is evaluated and analysed after training,
+# never the trained weights. Everything else (seed, curriculum, schedule, step count,
+# task, dataset, model, optimiser, snapshot spacing) must match the stored run. An accepted
+# resume rewrites config.json with the new values (eval.json and metrics then match it); a
+# refused one writes nothing.
+RESUMABLE_FIELDS = ('perf', 'progress_bar', 'log_every', 'checkpoint_every',
+                    'keep_checkpoints', 'eval_trials', 'eval_batch_size', 'data_dir',
+                    'analysis', 'plots', 'compare_with')
+
+
+# --- config.json ---------------------------------------------------------------------------
+def write_json_atomic(path, obj):
+  """Writes ``obj`` as JSON to ``path`` through a temporary file (never half-written)."""
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=2, sort_keys=True, default=json_default)
+  os.replace(tmp, path)
+
+
+def json_default(x):
+  """``json.dump(default=...)`` for numpy scalars and arrays and tuples."""
+  if isinstance(x, (np.floating, np.integer)):
+    return x.item()
+  if isinstance(x, np.ndarray):
+    return x.tolist()
+  if isinstance(x, tuple):
+    return list(x)
+  raise TypeError(f'not JSON serialisable: {type(x).__name__}')
+
+
+def config_dict(config):
+  """The JSON-ready dict of a ``ConfigDict`` (tuples become lists), as config.json holds it."""
+  return json.loads(json.dumps(config.to_dict(), default=json_default))
+
+
+def migrate_config(values):
+  """Moves speed-only settings of old runs into the ``perf`` group (in place).
+
+  Args:
+    values: a config as a dict (config.json).
+
+  Returns:
+    ``values``, with ``perf`` holding every legacy speed field it had.
+  """
+  perf = values.setdefault('perf', {})
+  for parents, names in _LEGACY_PERF_FIELDS.items():
+    group = values
+    for p in parents:
+      group = group.get(p) if isinstance(group, dict) else None
+    if not isinstance(group, dict):
+      continue
+    for name in names:
+      if name in group:
+        perf.setdefault(name, group.pop(name))
+  return values
+
+
+def _read_config_json(workdir):
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return migrate_config(json.load(f))
+
+
+def load_config(workdir):
+  """The resolved config saved in ``workdir`` (a ``ConfigDict``, legacy fields migrated).
+
+  Raises:
+    RunNotFoundError: if the workdir has no config.json.
+  """
+  values = _read_config_json(workdir)
+  if values is None:
+    raise errors.RunNotFoundError(f'{os.path.join(workdir, "config.json")} not found: is '
+                                  f'--workdir={workdir} a memrnn_tf run?')
+  return ml_collections.ConfigDict(values)
+
+
+def _flatten(values, prefix=''):
+  out = {}
+  for key, value in values.items():
+    if isinstance(value, dict):
+      out.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      out[f'{prefix}{key}'] = value
+  return out
+
+
+def config_differences(stored, new, resumable=RESUMABLE_FIELDS):
+  """Fields whose values differ between two configs, other than ``resumable`` ones.
+
+  Args:
+    stored: the run's config as a dict (config.json, migrated).
+    new: the config asked for, as a dict.
+    resumable: top-level fields that may differ.
+
+  Returns:
+    Sorted ``[(dotted field, stored value, new value)]``. Fields present in only one of
+    the two (added to the configs after the run was made) are not differences.
+  """
+  old_flat, new_flat = _flatten(stored), _flatten(new)
+  return [(key, old_flat[key], new_flat[key]) for key in sorted(set(old_flat) & set(new_flat))
+          if key.split('.')[0] not in resumable and old_flat[key] != new_flat[key]]
+
+
+def check_workdir(config, workdir):
+  """Refuses a workdir that holds another run (see ``RESUMABLE_FIELDS``).
+
+  Args:
+    config: the new run's config.
+    workdir: the run directory (nothing is checked when it has no config.json).
+
+  Raises:
+    CheckpointMismatchError: one line naming every differing field with both values.
+  """
+  stored = _read_config_json(workdir)
+  if stored is None:
+    return
+  diffs = config_differences(stored, migrate_config(config_dict(config)))
+  if diffs:
+    held = ', '.join(f'{k}={a}' for k, a, _ in diffs)
+    asked = ', '.join(f'{k}={b}' for k, _, b in diffs)
+    raise errors.CheckpointMismatchError(
+        f'--workdir={workdir} holds a run with {held}; this command asks for {asked}; '
+        'use another --workdir')
+
+
+# --- checkpoints and snapshots -------------------------------------------------------------
+def checkpoint_path(workdir, checkpoint=None):
+  """Path of the latest checkpoint, or of the checkpoint/snapshot saved at step ``checkpoint``.
+
+  Raises:
+    RunNotFoundError: naming what is available.
+  """
+  ckpt_dir = os.path.join(workdir, 'checkpoints')
+  if checkpoint is None:
+    path = tf.train.latest_checkpoint(ckpt_dir)
+    if path is None:
+      raise errors.RunNotFoundError(f'no checkpoint in {ckpt_dir}: train this run first '
+                                    f'(--workdir={workdir})')
+    return path
+  for path in (os.path.join(ckpt_dir, f'ckpt-{int(checkpoint)}'),
+               os.path.join(workdir, 'snapshots', f'snapshot-{int(checkpoint)}')):
+    if tf.io.gfile.exists(path + '.index'):
+      return path
+  raise errors.RunNotFoundError(f'no checkpoint or snapshot of step {checkpoint} in '
+                                f'{workdir}; available snapshot steps: '
+                                f'{snapshot_steps(workdir)}')
+
+
+def snapshot_steps(workdir):
+  """Sorted training steps of the weight snapshots saved in ``workdir``."""
+  state = tf.train.get_checkpoint_state(os.path.join(workdir, 'snapshots'))
+  if state is None:
+    return []
+  return sorted(int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths)
+
+
+def restore_model(model, path, optimizer=None):
+  """Restores ``model`` (and optionally ``optimizer``) from a checkpoint path.
+
+  Raises:
+    CheckpointMismatchError: when the checkpoint belongs to another architecture.
+  """
+  ckpt = (tf.train.Checkpoint(model=model, optimizer=optimizer) if optimizer is not None
+          else tf.train.Checkpoint(model=model))
+  try:
+    status = ckpt.restore(path)
+    status.assert_existing_objects_matched()
+    if optimizer is None:
+      status.expect_partial()
+  except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise errors.CheckpointMismatchError(
+        f'checkpoint {path} does not match the model built from the config: {first}') from e
+
+
+# --- trained runs ---------------------------------------------------------------------------
+def model_from_config(config):
+  """An untrained model of the architecture in ``config`` (no data needed)."""
+  shape = sources.image_shape(config.dataset)
+  return memory_rnn.create_model(config, int(np.prod(shape)) + 1, config.num_classes + 1,
+                                 image_shape=shape)
+
+
+def load_trained_model(workdir, checkpoint=None):
+  """Rebuilds the model of ``workdir`` from its config.json and restores its weights.
+
+  Args:
+    workdir: a delayed-classification run.
+    checkpoint: training step of a checkpoint or snapshot (default the latest checkpoint).
+
+  Returns:
+    ``(model, checkpoint_path)``.
+  """
+  config = load_config(workdir)
+  path = checkpoint_path(workdir, checkpoint)
+  model = model_from_config(config)
+  restore_model(model, path)
+  return model, path
+
+
+def task_spec(config, **overrides):
+  """``TaskSpec`` from ``config.task`` with optional overrides."""
+  fields = {f.name for f in dataclasses.fields(tasks.TaskSpec)}
+  values = {k: v for k, v in config.task.items() if k in fields}
+  values.update(overrides)
+  return tasks.TaskSpec(**values)
+
+
+def make_task(config, split, data_dir=None, **spec_overrides):
+  """The delayed-classification task on the ``split`` images of ``config.dataset``.
+
+  Args:
+    config: a run's config (e.g. ``load_config(workdir)``).
+    split: ``'train'`` or ``'test'``.
+    data_dir: dataset directory (else ``config.data_dir``, ``$MEMRNN_DATA_DIR``, ...).
+    **spec_overrides: ``TaskSpec`` fields to change (e.g. ``t_max``, ``noise_scale``).
+  """
+  data = sources.load_dataset(config.dataset, split, data_dir or config.get('data_dir') or None)
+  return tasks.DelayedClassification(
+      data.images, data.labels, data.mean, data.std,
+      spec=task_spec(config, **spec_overrides), num_classes=config.num_classes,
+      class_order=config.get('class_order'))
+
+
+# --- metrics.jsonl --------------------------------------------------------------------------
+def metrics_path(workdir):
+  return os.path.join(workdir, 'metrics.jsonl')
+
+
+def read_metrics(workdir, split=None):
+  """The records of ``metrics.jsonl`` (dicts with ``step`` and ``split``), in order.
+
+  Args:
+    workdir: the run directory.
+    split: keep only records of this split (``'train'``, ``'eval_test'``, ...).
+  """
+  path = metrics_path(workdir)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    records = [json.loads(line) for line in f if line.strip()]
+  return [r for r in records if split is None or r.get('split') == split]
+
+
+def truncate_metrics(path, step):
+  """Drops metrics logged after ``step`` (written before a crash, then replayed) and the
+  evaluations of ``step`` itself (the run evaluates again when it ends)."""
+  if not os.path.exists(path):
+    return
+
+  def keep(record):
+    is_eval = str(record.get('split', '')).startswith('eval')
+    return record.get('step', 0) < step or (record.get('step', 0) == step and not is_eval)
+
+  with open(path) as f:
+    lines = [l for l in f if l.strip() and keep(json.loads(l))]
+  with open(path, 'w') as f:
+    f.writelines(lines)
