@@ -24,7 +24,6 @@ from ml_collections import config_flags
 
 from memrnn_tf import cli
 from memrnn_tf.sweep import driver
-from memrnn_tf.sweep import local
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Sweep config (configs/sweep.py:<grid>).',
                                           lock_config=True)
@@ -39,19 +38,12 @@ _DRY_RUN = flags.DEFINE_boolean('dry_run', False,
 flags.mark_flag_as_required('config')
 
 
-def _backend(config):
-  if _RAY_ADDRESS.value:
-    from memrnn_tf.sweep import ray_backend  # pylint: disable=g-import-not-at-top
-    return ray_backend.RayBackend(_RAY_ADDRESS.value, config.resources.num_cpus,
-                                  config.resources.num_gpus)
-  return local.LocalBackend(_CONCURRENCY.value)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config = _CONFIG.value
-  records = cli.run_or_exit(driver.run_sweep, config, _ROOT.value, _backend(config),
+  backend = driver.make_backend(_RAY_ADDRESS.value, _CONCURRENCY.value, config.resources)
+  records = cli.run_or_exit(driver.run_sweep, config, _ROOT.value, backend,
                             dry_run=_DRY_RUN.value)
   if _DRY_RUN.value:
     for r in records:

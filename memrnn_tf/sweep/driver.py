@@ -7,9 +7,24 @@ import threading
 from absl import logging
 
 from memrnn_tf.sweep import grid
+from memrnn_tf.sweep import local
 from memrnn_tf.sweep import record
 from memrnn_tf.sweep import runs
 from memrnn_tf.sweep import steps
+
+
+def make_backend(ray_address=None, concurrency=None, resources=None):
+  """The local backend, or with ``ray_address`` the Ray backend.
+
+  Args:
+    ray_address: None (local), or ``'auto'`` | ``'host:port'`` | ``'local'`` for Ray.
+    concurrency: local runs at a time (None: ``local.default_concurrency``).
+    resources: ``num_cpus`` and ``num_gpus`` per Ray task (the sweep config's group).
+  """
+  if ray_address:
+    from memrnn_tf.sweep import ray_backend  # pylint: disable=g-import-not-at-top
+    return ray_backend.RayBackend(ray_address, resources.num_cpus, resources.num_gpus)
+  return local.LocalBackend(concurrency)
 
 
 @contextlib.contextmanager
@@ -57,7 +72,7 @@ def run_sweep(sweep_config, root, backend, dry_run=False):
     dry_run: only write ``sweep.json`` with every run's state and command.
 
   Returns:
-    The run records in grid order (see ``record``), ``status`` ``done`` or ``failed``
+    The run records in grid order (``runs.make_record``), ``status`` ``done`` or ``failed``
     for every run (``pending`` for those not run when ``dry_run``).
 
   Raises:
@@ -71,8 +86,8 @@ def run_sweep(sweep_config, root, backend, dry_run=False):
     records = {}
     for spec, state in zip(specs, states):
       seconds = previous.get(spec.name, {}).get('seconds')
-      records[spec.name] = runs.record(spec, state, 'done' if state['done'] else 'pending',
-                                       seconds)
+      records[spec.name] = runs.make_record(spec, state,
+                                            'done' if state['done'] else 'pending', seconds)
     todo = [s for s, state in zip(specs, states) if not state['done']]
     header = {'root': root, 'base': sweep_config.base, 'backend': description}
     lock = threading.Lock()

@@ -14,7 +14,9 @@ GPU memory as needed instead of taking all of it).
 
 import os
 
+from memrnn_tf import cli
 from memrnn_tf.sweep import grid
+from memrnn_tf.sweep import local
 from memrnn_tf.sweep import runs
 
 
@@ -52,13 +54,15 @@ class RayBackend:
     ray = _import_ray()
     if ray.is_initialized():
       return False
+    # Workers import this package from the repository the commands run from.
+    path = os.pathsep.join(p for p in (cli.REPO_ROOT, os.environ.get('PYTHONPATH')) if p)
+    options = dict(log_to_driver=False, runtime_env={'env_vars': {'PYTHONPATH': path}})
     if self.address == 'local':
       os.environ.setdefault('RAY_USAGE_STATS_ENABLED', '0')  # no reports over the network
-      from memrnn_tf.sweep import local  # pylint: disable=g-import-not-at-top
       ray.init(num_cpus=self.local_num_cpus or local.available_cores(),
-               include_dashboard=False, log_to_driver=False)
+               include_dashboard=False, **options)
     else:
-      ray.init(address=self.address, log_to_driver=False)
+      ray.init(address=self.address, **options)
     return True
 
   def run(self, specs, on_start, on_finish):
@@ -71,8 +75,9 @@ class RayBackend:
     ray = _import_ray()
     started = self._connect()
     try:
-      task = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus,
-                        max_retries=0)(runs.execute)
+      # A task lost with its node is retried (Ray's default); the run resumes from its
+      # last checkpoint.
+      task = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(runs.execute)
       pending = {}
       for spec in specs:
         pending[task.remote(spec)] = spec
@@ -83,8 +88,8 @@ class RayBackend:
           result = ray.get(done[0])
         except Exception as e:  # pylint: disable=broad-except
           # The task itself died (node lost, worker killed): record it as failed.
-          result = runs.record(spec, runs.read_state(spec), 'failed',
-                               error=f'ray task failed: {type(e).__name__}: {e}')
+          result = runs.make_record(spec, runs.read_state(spec), 'failed',
+                                    error=f'ray task failed: {type(e).__name__}: {e}')
         on_finish(result)
     finally:
       if started:

@@ -136,7 +136,7 @@ def _call(argv, log, env):
     raise RunFailed(f'{os.path.basename(argv[1])} exited with code {code}')
 
 
-def record(spec, state, status, seconds=None, error=None):
+def make_record(spec, state, status, seconds=None, error=None):
   """The run's entry in ``sweep.json``."""
   return {'name': spec.name, 'workdir': spec.workdir, 'log': spec.log, 'status': status,
           'seconds': seconds, 'overrides': spec.overrides, 'command': list(spec.train_argv),
@@ -149,7 +149,7 @@ def execute(spec):
   Never raises: a failure is a record with status ``failed`` and the reason.
 
   Returns:
-    The run's record (see ``record``) with ``seconds`` spent in this call.
+    The run's record (see ``make_record``) with ``seconds`` spent in this call.
   """
   start = time.time()
   error = None
@@ -168,4 +168,4 @@ def execute(spec):
     error = f'{e}; see {spec.log}'
   state = read_state(spec)
   status = 'done' if error is None and state['done'] else 'failed'
-  return record(spec, state, status, time.time() - start, error)
+  return make_record(spec, state, status, time.time() - start, error)
