@@ -4,13 +4,16 @@
 
   {"base": "configs/mnist.py:cpu", "backend": "...", "updated": "2026-12-01T23:10:00Z",
    "counts": {"done": 9, "failed": 1},
-   "runs": [{"name": "gru_decu_sigmoid_s0", "status": "done" | "failed" | "pending" |
-             "running", "seconds": 512.3 (all invocations of this sweep; null when trained
-             outside it), "overrides": {"curriculum": "decu", "seed": 0, ...},
+   "runs": [{"name": "gru_decu_sigmoid_s0",
+             "status": "done" | "failed" | "pending" | "running",
+             "seconds": 512.3, "overrides": {"curriculum": "decu", "seed": 0, ...},
              "command": [...bin/train.py ...], "workdir": ..., "log": ...,
              "eval": <eval.json>, "post": {"extrapolate": {"delays": [...],
              "accuracy": [...], "trials": 1000}, "find_slowpoints": {...}},
              "error": null | "train.py exited with code 1; see <log>"}, ...]}
+
+``seconds`` sums the invocations that ran the run to an end (a killed invocation's part is
+lost); null for a run trained outside the sweep. Ray runs stay ``pending`` until they end.
 """
 
 import collections

@@ -11,6 +11,8 @@ import json
 import os
 from typing import Callable
 
+from memrnn_tf.sweep import grid
+
 
 @dataclasses.dataclass(frozen=True)
 class PostStep:
@@ -77,10 +79,10 @@ def get_post_step(name):
   """The registered ``PostStep`` called ``name``.
 
   Raises:
-    ValueError: unknown name (listing the known ones).
+    SweepError (a ValueError): unknown name (listing the known ones).
   """
   if name not in POST_STEPS:
-    raise ValueError(f'unknown post-step {name!r}: expected one of {sorted(POST_STEPS)}')
+    raise grid.SweepError(f'unknown post-step {name!r}: expected one of {sorted(POST_STEPS)}')
   return POST_STEPS[name]
 
 
