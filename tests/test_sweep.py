@@ -109,6 +109,10 @@ def test_bad_grids_are_one_line_errors():
   sweep_config.axes['num_steps'] = (8, 8)
   with pytest.raises(grid.SweepError, match='share the names'):
     grid.expand(sweep_config)
+  sweep_config = _sweep_config('smoke')
+  sweep_config.post_steps = 'extrapolate, pca'
+  with pytest.raises(grid.SweepError, match="unknown post-step 'pca'"):
+    driver.plan_sweep(sweep_config, '/nonexistent', local.LocalBackend())
 
 
 def test_default_concurrency_one_run_per_core():
