@@ -21,7 +21,10 @@ setuptools.setup(
         'matplotlib>=3.6',
     ],
     extras_require={
-        'test': ['pytest>=7'],
+        # Ray is in the test extra so that CI runs the Ray backend's test.
+        'test': ['pytest>=7', 'ray>=2.9'],
+        # Optional: run sweeps as Ray tasks (bin/sweep.py --ray_address=...).
+        'ray': ['ray>=2.9'],
         # Optional: load MNIST / CIFAR-10 through TensorFlow Datasets when online.
         'tfds': ['tensorflow-datasets>=4.9', 'importlib_resources'],
     },

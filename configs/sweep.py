@@ -1,0 +1,78 @@
+r"""Grids of training runs for bin/sweep.py (many networks per condition).
+
+Commands (from the repository root):
+
+  python bin/sweep.py --config=configs/sweep.py:gru_sigmoid --root=runs/sweep_gru_sigmoid
+  python bin/sweep.py --config=configs/sweep.py:smoke --root=/tmp/sweep_smoke
+  python bin/sweep.py --config=configs/sweep.py:paper --root=/shared/runs/paper \
+      --ray_address=auto --config.resources.num_gpus=0.25
+
+Variants (``--config=configs/sweep.py:<variant>``):
+
+* ``smoke``: 4 tiny runs (mnist ``smoke``, 8 steps, DeCu/VoCu x seeds 0-1), seconds each;
+  for tests. Accuracy ~0 (the networks are untrained).
+* ``gru_sigmoid``: 10 GRU-200 networks on the mnist ``cpu`` config with the authors'
+  sigmoid readout, DeCu and VoCu x seeds 0-4, then ``extrapolate`` (delays
+  4-1000) and ``find_slowpoints`` on each. About 8-10 minutes per network on 2 cores
+  with 2 runs at a time, so ~1 hour; expected >= 95% test digit accuracy for each.
+* ``gru_logits``: the same with plain logits (``model.readout_sigmoid=False``).
+* ``paper``: the paper's protocol, GRU and LSTM x naive / DeCu / VoCu x seeds 0-9
+  (60 networks) on the mnist ``paper`` config, with the same post-steps: hours per
+  network on a CPU, meant for a Ray cluster or GPUs. Naive stays near chance.
+
+Fields: ``base`` (config file and variant every run starts from), ``run`` (that config
+with the overrides common to all runs: ``--config.run.num_steps=50`` shortens every run),
+``axes`` (tuples of values; ``--config.axes.seed='(0, 1)'``), ``post_steps``
+(comma-separated binaries run on each trained network; empty for none) with one group of
+flags per post-step (``--config.extrapolate.num_trials=500``), and ``resources`` (CPUs
+and GPUs per run for the Ray backend; ``num_gpus`` may be fractional). Run names are
+``<cell>_<curriculum>_<sigmoid|logits>_s<seed>`` (memrnn_tf/sweep/grid.py).
+"""
+
+import ml_collections
+
+from memrnn_tf.sweep import grid
+
+_DELAYS = '4,19,50,100,200,500,1000'
+
+
+def _grid(base, axes, post_steps='', **overrides):
+  config = ml_collections.ConfigDict()
+  # What every run is.
+  config.base = base
+  config.run = grid.load_config_file(base)
+  for path, value in overrides.items():
+    grid.set_field(config.run, path.replace('__', '.'), value)
+  # What varies: the grid is the product of these tuples.
+  config.axes = ml_collections.ConfigDict(axes)
+  # Analysis of each trained network (bin/<name>.py with these flags).
+  config.post_steps = post_steps
+  config.extrapolate = ml_collections.ConfigDict(dict(delays=_DELAYS, num_trials=1000))
+  config.find_slowpoints = ml_collections.ConfigDict(dict(max_iters=200_000))
+  # Per run, for the Ray backend (the local backend shares out this machine's cores).
+  config.resources = ml_collections.ConfigDict(dict(num_cpus=1.0, num_gpus=0.0))
+  return config
+
+
+def get_config(arg='smoke'):
+  """Returns the sweep config of variant ``arg``."""
+  curricula = ('decu', 'vocu')
+  if arg == 'smoke':
+    config = _grid('configs/mnist.py:smoke', dict(curriculum=curricula, seed=(0, 1)),
+                   num_steps=8, jit_compile=False, eval_trials=32, eval_batch_size=32)
+    config.extrapolate.delays = '4,19'
+    config.extrapolate.num_trials = 32
+    config.find_slowpoints.max_iters = 100
+  elif arg in ('gru_sigmoid', 'gru_logits'):
+    config = _grid('configs/mnist.py:cpu', dict(curriculum=curricula, seed=tuple(range(5))),
+                   post_steps='extrapolate,find_slowpoints', model__cell='gru',
+                   model__readout_sigmoid=arg == 'gru_sigmoid')
+  elif arg == 'paper':
+    config = _grid('configs/mnist.py:paper',
+                   dict(model=dict(cell=('gru', 'lstm')), curriculum=('naive',) + curricula,
+                        seed=tuple(range(10))),
+                   post_steps='extrapolate,find_slowpoints')
+  else:
+    raise ValueError(f'unknown variant {arg!r} of configs/sweep.py: expected smoke, '
+                     'gru_sigmoid, gru_logits or paper')
+  return config

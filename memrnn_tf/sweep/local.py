@@ -1,0 +1,74 @@
+"""The local backend: runs in parallel processes on this machine (nothing beyond the stdlib).
+
+``default_concurrency`` is the one place that chooses how many runs share the machine.
+"""
+
+import concurrent.futures
+import os
+
+from memrnn_tf.sweep import runs
+
+# Memory one training process may take (a GRU-200 at batch 128 peaks near 1.2 GB).
+_BYTES_PER_RUN = 2 << 30
+
+
+def available_cores():
+  """Cores this process may use (its CPU affinity where the OS tells, else all)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:
+    return os.cpu_count() or 1
+
+
+def default_concurrency(num_runs, cores=None, memory_bytes=None):
+  """Concurrent runs when ``--concurrency`` is not given: one run per core.
+
+  Each run then gets one thread per op (``runs.THREADS_FIELD``). The recurrence is a chain
+  of small ops, so one run uses a second core poorly, while independent runs scale with
+  the cores (benchmarks/sweep_scaling.py measures both). Never more runs than are left to
+  do, nor more than memory holds at ~2 GiB each.
+  """
+  cores = cores or available_cores()
+  if memory_bytes is None:
+    try:
+      memory_bytes = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError):
+      memory_bytes = cores * _BYTES_PER_RUN
+  return max(1, min(cores, num_runs, memory_bytes // _BYTES_PER_RUN))
+
+
+def threads_per_run(concurrency, cores=None):
+  """Threads per op of each run: the cores shared out, or None (TF's default) when alone."""
+  if concurrency <= 1:
+    return None
+  return max(1, (cores or available_cores()) // concurrency)
+
+
+class LocalBackend:
+  """Runs each grid point's commands in subprocesses, ``concurrency`` runs at a time."""
+
+  def __init__(self, concurrency=None):
+    if concurrency is not None and concurrency < 1:
+      raise ValueError(f'concurrency must be >= 1, got {concurrency}')
+    self.concurrency = concurrency
+
+  def plan(self, num_runs):
+    """``(concurrency, threads per op)`` for ``num_runs`` runs to do."""
+    concurrency = self.concurrency or default_concurrency(num_runs)
+    return concurrency, threads_per_run(concurrency)
+
+  def describe(self, num_runs):
+    concurrency, threads = self.plan(num_runs)
+    return f'local, {concurrency} at a time, {threads or "default"} threads per op'
+
+  def run(self, specs, on_start, on_finish):
+    """Executes ``specs``; calls ``on_start(spec)`` and ``on_finish(record)`` as they go."""
+    concurrency, _ = self.plan(len(specs))
+
+    def one(spec):
+      on_start(spec)
+      on_finish(runs.execute(spec))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+      for future in [pool.submit(one, spec) for spec in specs]:
+        future.result()
