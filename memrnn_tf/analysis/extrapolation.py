@@ -96,7 +96,7 @@ class NoisyStep:
     self.feature_std = None
     if self.noise_at == 'recurrent' and self.noise_scale > 1.0:
       extra = np.sqrt(self.noise_scale ** 2 - 1.0)
-      self.feature_std = tf.constant(extra * feature_noise_std(model, task))
+      self.feature_std = tf.constant(extra * feature_noise_std(model, task), tf.float32)
     elif self.noise_at == 'recurrent' and self.noise_scale < 1.0:
       raise ValueError('noise_at=recurrent adds noise, so noise_scale must be >= 1, got '
                        f'{noise_scale}')
