@@ -123,6 +123,8 @@ def plot_run(workdir, path=None):
         axes[1].plot(r['delays'], per_class[:, k], color=plt.get_cmap('tab10')(k),
                      label=str(k))
   _delay_axes(axes[0], 'fixed')
+  axes[0].set_xlabel('delay d (fixed) or T_max (tmax)')
+  axes[0].set_title('all classes')
   axes[0].legend(fontsize=7)
   _delay_axes(axes[1], 'fixed')
   axes[1].set_title('per class (fixed protocol)')
