@@ -89,6 +89,19 @@ def test_extrapolate_aggregates_and_reuses(runs, data_dir):
   extrapolation.extrapolate_runs(multirun.expand_workdirs(workdirs=[f'{runs}/*']), [8],
                                  num_trials=20, protocols=('tmax',), data_dir=data_dir)
   assert os.stat(path).st_mtime_ns == before
+  # A new delay extends the file; the old delays' trials (hence accuracies) are unchanged.
+  for protocol in ('fixed', 'tmax'):
+    name = extrapolation.result_name(protocol)
+    old = _read(os.path.join(runs, 'decu_a', 'analysis', f'{name}.json'))
+    new = extrapolation.extrapolate_workdir(os.path.join(runs, 'decu_a'), [12],
+                                            num_trials=20, protocol=protocol,
+                                            data_dir=data_dir)
+    assert new['delays'] == [12]
+    full = _read(os.path.join(runs, 'decu_a', 'analysis', f'{name}.json'))
+    assert full['delays'] == [3, 8, 12]
+    np.testing.assert_allclose(full['accuracy'][:2], old['accuracy'])
+    np.testing.assert_allclose(np.array(full['per_class'][:2], float),
+                               np.array(old['per_class'], float))
 
 
 def test_pca_clouds_binary(runs, data_dir):

@@ -337,10 +337,10 @@ def tmax_curve(model, task, delays, num_trials=1000, batch_size=500, noise_scale
   delays = _check_delays(delays, minimum=task.spec.min_delay + 1)
   runner = make_trial_runner(model, task, 1, batch_size, noise_scale, noise_at, jit_compile)
   preds, labels, stims, reports = [], [], [], []
-  for i, d in enumerate(delays):
+  for d in delays:
     rng = np.random.default_rng([seed, int(d)])
     stim, report = draw_training_times(rng, num_trials, int(d), task.spec.min_delay)
-    p, l = runner(stim, report[:, None], seed * 100_003 + i)
+    p, l = runner(stim, report[:, None], seed * 100_003 + int(d))  # independent of the set
     preds.append(p[0])
     labels.append(l)
     stims.append(stim)
@@ -402,20 +402,22 @@ def _checkpoint_name(path):
   return os.path.basename(path) if path else None
 
 
-def _cached_curve(workdir, name, delays, num_trials, seed, split, noise_at, checkpoint):
-  """A saved curve that covers the request (same trials, seed, split, noise placement and
-  checkpoint, delays a superset), reduced to the requested delays; else None."""
-  params = {'trials': int(num_trials), 'seed': int(seed), 'split': split,
-            'delays': lambda have: have is not None and set(delays) <= set(have)}
+def _saved_curve(workdir, name, num_trials, seed, split, noise_at, checkpoint):
+  """The saved curve computed with the same trials, seed, split, noise placement and
+  checkpoint (any delays), else None."""
+  params = {'trials': int(num_trials), 'seed': int(seed), 'split': split}
   if noise_at != 'auto':
     params['noise_at'] = noise_at
   saved = multirun.load_if_matches(workdir, name, params,
                                    defaults={'seed': 0, 'noise_at': 'pixels'})
-  if saved is None:
-    return None
   want = os.path.basename(trainer.checkpoint_path(workdir, checkpoint))
-  if _checkpoint_name(saved.get('checkpoint')) != want:
+  if saved is None or _checkpoint_name(saved.get('checkpoint')) != want:
     return None
+  return saved
+
+
+def _select_delays(saved, delays):
+  """``saved`` reduced to ``delays`` (all of them in ``saved['delays']``)."""
   index = [saved['delays'].index(int(d)) for d in delays]
   out = dict(saved)
   out['delays'] = [int(d) for d in delays]
@@ -430,18 +432,25 @@ def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_s
   """Delay curve of the run in ``workdir``; writes ``analysis/<result_name>.json`` (+ .npz
   with the predictions). An existing file computed with the same parameters is reused.
 
+  A file computed with the same parameters but other delays is extended: the new file
+  holds the union of the delays (each delay's trials are the same whatever the others).
+
   Returns:
-    The result dict (JSON-ready): ``delays``, ``accuracy``, ``per_class``, ``trials``,
-    ``protocol``, ``noise_scale``, ``noise_at``, ``seed``, ``split``, ``checkpoint``.
+    The result dict (JSON-ready) for the requested delays: ``delays``, ``accuracy``,
+    ``per_class``, ``trials``, ``protocol``, ``noise_scale``, ``noise_at``, ``seed``,
+    ``split``, ``checkpoint``.
   """
   delays = [int(d) for d in _check_delays(delays)]
   name = result_name(protocol, noise_scale)
-  if not recompute:
-    cached = _cached_curve(workdir, name, delays, num_trials, seed, split, noise_at,
-                           checkpoint)
-    if cached is not None:
+  saved = _saved_curve(workdir, name, num_trials, seed, split, noise_at, checkpoint)
+  if saved is not None and not recompute:
+    if set(delays) <= set(saved['delays']):
       logging.info('%s: reusing analysis/%s.json', workdir, name)
-      return cached
+      return _select_delays(saved, delays)
+  requested = delays
+  if saved is not None:
+    # Keep what the file had: a delay's trials do not depend on the other delays.
+    delays = sorted(set(delays) | set(saved['delays']))
   config, model, path, task = load_run(workdir, checkpoint, split, data_dir)
   curve_fn = delay_curve if protocol == 'fixed' else tmax_curve
   result = curve_fn(model, task, delays, num_trials=num_trials, noise_scale=noise_scale,
@@ -453,7 +462,7 @@ def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_s
   arrays = {k: result[k] for k in ('predictions', 'labels', 'stim_time', 'report_time')
             if k in result}
   multirun.write_result(workdir, name, out, arrays)
-  return multirun.read_result(workdir, name)
+  return _select_delays(multirun.read_result(workdir, name), requested)
 
 
 def second_retrieval_workdir(workdir, first_delay=12, gap=12, num_trials=1000,

@@ -89,16 +89,6 @@ def result_path(directory, name, ext='json'):
   return os.path.join(directory, sub, f'{name}.{ext}')
 
 
-def _json_default(x):
-  if isinstance(x, (np.floating, np.integer, np.bool_)):
-    return x.item()
-  if isinstance(x, np.ndarray):
-    return x.tolist()
-  if isinstance(x, tuple):
-    return list(x)
-  raise TypeError(f'not JSON serialisable: {type(x).__name__}')
-
-
 def write_result(directory, name, result, arrays=None):
   """Writes ``analysis/<name>.json`` (and ``.npz`` from ``arrays``) atomically.
 
@@ -113,22 +103,25 @@ def write_result(directory, name, result, arrays=None):
     with open(path[:-5] + '.npz.tmp', 'wb') as f:
       np.savez(f, **arrays)
     os.replace(path[:-5] + '.npz.tmp', path[:-5] + '.npz')
-  text = json.dumps(_nan_to_null(result), indent=1, default=_json_default, allow_nan=False)
+  text = json.dumps(_jsonable(result), indent=1, allow_nan=False)
   with open(path + '.tmp', 'w') as f:
     f.write(text)
   os.replace(path + '.tmp', path)
   return path
 
 
-def _nan_to_null(x):
+def _jsonable(x):
+  """Plain Python containers and scalars, NaN/inf as None."""
   if isinstance(x, dict):
-    return {k: _nan_to_null(v) for k, v in x.items()}
+    return {k: _jsonable(v) for k, v in x.items()}
   if isinstance(x, (list, tuple)):
-    return [_nan_to_null(v) for v in x]
-  if isinstance(x, (float, np.floating)) and not np.isfinite(x):
-    return None
+    return [_jsonable(v) for v in x]
   if isinstance(x, np.ndarray):
-    return _nan_to_null(x.tolist())
+    return _jsonable(x.tolist())
+  if isinstance(x, np.generic):
+    x = x.item()
+  if isinstance(x, float) and not np.isfinite(x):
+    return None
   return x
 
 
