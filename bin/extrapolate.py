@@ -31,6 +31,9 @@ _DELAYS = flags.DEFINE_list('delays', [str(d) for d in extrapolation.DEFAULT_DEL
 _PROTOCOLS = flags.DEFINE_list('protocols', ['fixed'], 'Delay protocols: fixed, tmax.')
 _TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay.')
 _NOISE = flags.DEFINE_list('noise_scales', ['1'], 'Noise std multipliers (fixed protocol).')
+_NOISE_SCALE = flags.DEFINE_float(
+    'noise_scale', None, 'One noise scale measured at every --delays (the earlier interface, '
+    'kept for scripts): the same as --noise_scales=1,X --noise_delays=<delays>.')
 _NOISE_DELAYS = flags.DEFINE_list('noise_delays', None,
                                   'Delays measured under noise (default those <= 100).')
 _NOISE_AT = flags.DEFINE_enum('noise_at', 'auto', extrapolation.NOISE_AT,
@@ -49,10 +52,14 @@ def main(argv):
   second = [int(v) for v in _SECOND.value] if _SECOND.value else None
   if second is not None and len(second) != 2:
     raise app.UsageError('--second_retrieval takes FIRST_DELAY,GAP')
+  delays = [int(d) for d in _DELAYS.value]
+  scales = [float(s) for s in _NOISE.value]
+  noise_delays = [int(d) for d in _NOISE_DELAYS.value] if _NOISE_DELAYS.value else None
+  if _NOISE_SCALE.value is not None:
+    scales, noise_delays = scales + [_NOISE_SCALE.value], noise_delays or delays
   summary = cli.run_or_exit(
-      extrapolation.extrapolate_runs, workdirs, [int(d) for d in _DELAYS.value],
-      _TRIALS.value, _PROTOCOLS.value, [float(s) for s in _NOISE.value],
-      [int(d) for d in _NOISE_DELAYS.value] if _NOISE_DELAYS.value else None, second,
+      extrapolation.extrapolate_runs, workdirs, delays, _TRIALS.value, _PROTOCOLS.value,
+      scales, noise_delays, second,
       _RUNS.out, _RUNS.data_dir, seed=_SEED.value, noise_at=_NOISE_AT.value,
       recompute=_RUNS.recompute)
   print(extrapolation.format_summary(summary))

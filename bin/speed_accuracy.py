@@ -11,7 +11,8 @@ it covers that delay, computed otherwise. Prints per-network and pooled Spearman
 Pearson correlations of log10 speed and accuracy with permutation p-values, and per
 condition mean +- SEM over networks. Writes ``<run>/analysis/speed_accuracy.json``,
 ``<run>/figures/speed_accuracy.png``, ``<out>/analysis/speed_accuracy_summary.json`` and
-``<out>/figures/speed_accuracy_summary.png``.
+``<out>/figures/speed_accuracy_summary.png`` (``speed_accuracy_tmax*`` with
+--protocol=tmax).
 """
 
 from absl import app
@@ -43,7 +44,8 @@ def main(argv):
       _RUNS.recompute)
   print(speed_accuracy.format_summary(summary))
   out = _RUNS.out or multirun.default_out_dir(workdirs)
-  paths = [plots.plot_run(w) for w in workdirs] + [plots.plot_summary(out)]
+  name = speed_accuracy.result_name(_PROTOCOL.value)
+  paths = [plots.plot_run(w, name=name) for w in workdirs] + [plots.plot_summary(out, name=name)]
   print('figures:', *paths, sep='\n  ')
 
 

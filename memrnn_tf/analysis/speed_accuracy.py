@@ -29,6 +29,11 @@ SPEED_FLOOR = 1e-30
 LONG_DELAY = {'mnist': 1000, 'cifar10': 500}
 
 
+def result_name(protocol='fixed'):
+  """``speed_accuracy`` (fixed-delay accuracy) or ``speed_accuracy_tmax``."""
+  return NAME if protocol == 'fixed' else f'{NAME}_{protocol}'
+
+
 def long_delay(workdir):
   """The paper's long delay for the run's dataset."""
   return LONG_DELAY.get(multirun.condition(workdir)['dataset'], 1000)
@@ -75,7 +80,8 @@ def speed_accuracy_runs(workdirs, delay=None, protocol='fixed', num_trials=1000,
                         recompute=False):
   """Speed against accuracy over several runs, written per run
   (``<run>/analysis/speed_accuracy.json``) and as an aggregate
-  (``<out_dir>/analysis/speed_accuracy_summary.json``).
+  (``<out_dir>/analysis/speed_accuracy_summary.json``); ``speed_accuracy_tmax*`` with
+  ``protocol='tmax'``.
 
   Returns:
     The summary: ``networks`` (each ``network_points``), ``conditions`` (per condition:
@@ -86,7 +92,7 @@ def speed_accuracy_runs(workdirs, delay=None, protocol='fixed', num_trials=1000,
   networks = []
   for w in workdirs:
     net = network_points(w, delay, protocol, num_trials, seed, data_dir, recompute)
-    multirun.write_result(w, NAME, net)
+    multirun.write_result(w, result_name(protocol), net)
     networks.append(net)
 
   def pooled(nets):
@@ -106,7 +112,7 @@ def speed_accuracy_runs(workdirs, delay=None, protocol='fixed', num_trials=1000,
   summary = {'delay': networks[0]['delay'], 'protocol': protocol,
              'num_permutations': num_permutations, 'networks': networks,
              'conditions': conditions, 'pooled': pooled(networks)}
-  multirun.write_result(out_dir, f'{NAME}_summary', summary)
+  multirun.write_result(out_dir, f'{result_name(protocol)}_summary', summary)
   return summary
 
 
