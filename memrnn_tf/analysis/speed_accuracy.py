@@ -125,8 +125,10 @@ def format_summary(summary):
     lines.append(f'  {n["workdir"]}: {fmt(n["correlations"])}, mean acc '
                  f'{np.nanmean(n["accuracy"]):.3f}, mean log10 speed '
                  f'{np.mean(n["log10_speed"]):.2f}')
+  def pm(s):
+    return stats.format_mean_sem(s['mean'], s['sem'], scale=1.0, digits=3, unit='')
+
   for key, c in summary['conditions'].items():
-    pm = lambda s: stats.format_mean_sem(s['mean'], s['sem'], scale=1.0, digits=3, unit='')  # noqa: E731
     lines.append(f'{key} (N={c["num_networks"]}): pooled {fmt(c["pooled"])}; per-network '
                  f'rho {pm(c["spearman"])}, r {pm(c["pearson"])}; mean log10 speed '
                  f'{pm(c["mean_log10_speed"])}, mean accuracy {pm(c["mean_accuracy"])}')
