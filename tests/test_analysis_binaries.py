@@ -59,7 +59,7 @@ def test_workdir_selection(runs):
 
 
 def test_extrapolate_aggregates_and_reuses(runs, data_dir):
-  out = _run(['bin/extrapolate.py', f'--workdirs={runs}/*', '--delays=3,8',
+  out = _run(['bin/extrapolate.py', f'--workdirs={runs}/*', '--delays=5,8',
               '--num_trials=20', '--protocols=fixed,tmax', '--second_retrieval=2,3',
               '--noise_scales=1,2', '--per_class'], data_dir).stdout
   assert 'protocol tmax' in out and 'second retrieval: trigger 1 at 2, trigger 2 at 5' in out
@@ -98,7 +98,7 @@ def test_extrapolate_aggregates_and_reuses(runs, data_dir):
                                             data_dir=data_dir)
     assert new['delays'] == [12]
     full = _read(os.path.join(runs, 'decu_a', 'analysis', f'{name}.json'))
-    assert full['delays'] == [3, 8, 12]
+    assert full['delays'] == [5, 8, 12]
     np.testing.assert_allclose(full['accuracy'][:2], old['accuracy'])
     np.testing.assert_allclose(np.array(full['per_class'][:2], float),
                                np.array(old['per_class'], float))
@@ -106,7 +106,7 @@ def test_extrapolate_aggregates_and_reuses(runs, data_dir):
 
 def test_pca_clouds_binary(runs, data_dir):
   workdir = os.path.join(runs, 'decu_a')
-  out = _run(['bin/pca.py', f'--workdir={workdir}', '--delays=3,8', '--fit_delay=3',
+  out = _run(['bin/pca.py', f'--workdir={workdir}', '--delays=5,8', '--fit_delay=3',
               '--num_trials=40'], data_dir).stdout
   assert 'slow points: False' in out
   assert os.path.exists(os.path.join(workdir, 'figures', 'pca.png'))
