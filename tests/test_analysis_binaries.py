@@ -106,7 +106,7 @@ def test_extrapolate_aggregates_and_reuses(runs, data_dir):
 
 def test_pca_clouds_binary(runs, data_dir):
   workdir = os.path.join(runs, 'decu_a')
-  out = _run(['bin/pca.py', f'--workdir={workdir}', '--delays=5,8', '--fit_delay=3',
+  out = _run(['bin/pca.py', f'--workdir={workdir}', '--delays=3,8', '--fit_delay=3',
               '--num_trials=40'], data_dir).stdout
   assert 'slow points: False' in out
   assert os.path.exists(os.path.join(workdir, 'figures', 'pca.png'))
