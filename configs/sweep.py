@@ -59,7 +59,7 @@ def get_config(arg='smoke'):
   curricula = ('decu', 'vocu')
   if arg == 'smoke':
     config = _grid('configs/mnist.py:smoke', dict(curriculum=curricula, seed=(0, 1)),
-                   num_steps=8, jit_compile=False, eval_trials=32, eval_batch_size=32)
+                   num_steps=8, perf__jit_compile=False, eval_trials=32, eval_batch_size=32)
     config.extrapolate.delays = '4,19'
     config.extrapolate.num_trials = 32
     config.find_slowpoints.max_iters = 100

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from configs import flipflop as flipflop_configs
 from memrnn_tf import flipflop
+from memrnn_tf.analysis import dynamics
 from memrnn_tf.data import flipflop as flipflop_data
 from memrnn_tf.models import flipflop as flipflop_models
 
@@ -156,7 +157,7 @@ def test_triggered_average_selects_clean_switches():
   traj['inputs'] = inputs
   traj['states'] = np.arange(2 * 40 * 2, dtype=np.float32).reshape(2, 40, 2)
   traj['outputs'] = traj['targets']
-  avg = flipflop.triggered_average(traj, (-1, -1, -1), (-1, -1, 1), delay=2, pre=3, post=4)
+  avg = dynamics.triggered_average(traj, (-1, -1, -1), (-1, -1, 1), delay=2, pre=3, post=4)
   assert avg['num_instances'] == 1 and avg['starts'].tolist() == [[0, 10]]
   np.testing.assert_array_equal(avg['times'], np.arange(-3, 7))
   np.testing.assert_array_equal(avg['mean_states'], traj['states'][0, 7:17])

@@ -84,7 +84,7 @@ def test_commands_carry_the_thread_budget_and_post_step_flags(tmp_path):
   spec = runs.make_spec(points[0], str(tmp_path), sweep_config, threads=1)
   assert spec.train_argv[2:] == (
       f'--config={REPO}/configs/mnist.py:smoke', '--config.eval_trials=32',
-      '--config.jit_compile=False', '--config.num_steps=8', '--config.seed=0',
+      '--config.num_steps=8', '--config.perf.jit_compile=False', '--config.seed=0',
       '--config.curriculum=decu', f'--config.{runs.THREADS_FIELD}=1',
       '--config.progress_bar=False', f'--workdir={tmp_path}/gru_decu_logits_s0')
   assert spec.env[runs.THREADS_ENV] == '1'

@@ -15,11 +15,10 @@ import itertools
 import json
 import os
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
-import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
+from memrnn_tf.plots import common
 
 from memrnn_tf import errors  # noqa: E402  pylint: disable=g-import-not-at-top
 
@@ -52,13 +51,6 @@ def _corner_colours(targets):
   """Index 0..7 of the output corner of every row of ``targets [T, C]`` (C <= 3)."""
   bits = (np.asarray(targets) > 0).astype(int)
   return bits @ (2 ** np.arange(bits.shape[1])[::-1])
-
-
-def _save(fig, path):
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=120, bbox_inches='tight')
-  plt.close(fig)
-  return path
 
 
 def plot_fixed_points(workdir, path=None):
@@ -94,7 +86,7 @@ def plot_fixed_points(workdir, path=None):
   delay = _delay(workdir)
   ax.set_title(f'Fixed points, delay {delay}' if delay is not None else 'Fixed points')
   ax.legend(loc='upper left', fontsize=7)
-  return _save(fig, path)
+  return common.save(fig, path)
 
 
 def plot_eigenvalues(workdirs, path, labels=None):
@@ -126,7 +118,7 @@ def plot_eigenvalues(workdirs, path, labels=None):
     title = labels[i] if labels else f'delay {int(spec["delay"])}'
     ax.set_title(title)
     ax.legend(loc='lower left', fontsize=7)
-  return _save(fig, path)
+  return common.save(fig, path)
 
 
 def _cube(ax, traj):
@@ -178,7 +170,7 @@ def plot_triggered_average(workdir, path=None):
     if i < k - 1:
       sub.set_xticklabels([])
   sub.set_xlabel('steps after the pulse')
-  return _save(fig, path)
+  return common.save(fig, path)
 
 
 def plot_all(workdir, compare_with=None):

@@ -22,7 +22,7 @@ from memrnn_tf.sweep import steps
 # The one place that says how a run gets its thread budget: the config field
 # (--config.<THREADS_FIELD>=N for bin/train.py) and, for the post-step binaries that
 # have no such flag, TensorFlow's environment variable.
-THREADS_FIELD = 'intra_op_threads'
+THREADS_FIELD = 'perf.intra_op_threads'
 THREADS_ENV = 'TF_NUM_INTRAOP_THREADS'
 
 # Run as a prefix of every command: the child dies with the process that started it

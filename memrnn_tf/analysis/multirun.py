@@ -1,0 +1,210 @@
+"""Analyses over several runs: selecting workdirs, naming their condition, reusing saved
+per-run results and writing results and aggregates.
+
+Conventions shared by every analysis binary (``bin/extrapolate.py``, ``bin/pca.py``,
+``bin/speed_accuracy.py``, ...):
+
+* ``--workdir=RUN`` (one run) or ``--workdirs=a,b`` where each item may be a glob
+  (``'runs/sweep_gru_sigmoid/*'``); only directories with a ``config.json`` count.
+* Per-run results go to ``<run>/analysis/<name>.json`` (+ ``.npz``), figures to
+  ``<run>/figures/<name>.png``.
+* Aggregates over runs go to ``<out>/analysis/<name>.json`` and ``<out>/figures/``, where
+  ``<out>`` defaults to the common parent directory of the runs.
+* A per-run result is reused when its file exists and its recorded parameters match the
+  request (``load_if_matches``); ``recompute=True`` forces a new computation.
+* A run's condition is read from its ``config.json``: dataset, cell, curriculum and
+  readout (``sigmoid`` for the authors' squashed readout, else ``logits``).
+"""
+
+import glob
+import json
+import os
+
+import numpy as np
+
+from memrnn_tf import errors
+
+
+def expand_workdirs(workdir=None, workdirs=None):
+  """Run directories from ``--workdir`` and/or ``--workdirs`` (comma list of paths/globs).
+
+  Returns:
+    Sorted, de-duplicated list of directories holding a ``config.json``.
+
+  Raises:
+    MemrnnError: if nothing matches.
+  """
+  patterns = []
+  if workdir:
+    patterns.append(workdir)
+  for item in workdirs or []:
+    patterns.extend(p for p in str(item).split(',') if p)
+  found = []
+  for pattern in patterns:
+    matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+    for path in matches:
+      path = os.path.normpath(path)
+      if os.path.exists(os.path.join(path, 'config.json')) and path not in found:
+        found.append(path)
+      elif not glob.has_magic(pattern):
+        raise errors.MemrnnError(f'{path} is not a run directory (no config.json)')
+  if not found:
+    raise errors.MemrnnError(f'no run directory (with config.json) matches '
+                             f'{",".join(patterns) or "nothing: give --workdir or --workdirs"}')
+  return found
+
+
+def read_config(workdir):
+  """The run's ``config.json`` as a plain dict."""
+  with open(os.path.join(workdir, 'config.json')) as f:
+    return json.load(f)
+
+
+def condition(workdir):
+  """``{'dataset', 'cell', 'curriculum', 'readout'}`` of a run, from its config.json."""
+  config = read_config(workdir)
+  model = config.get('model', {})
+  return {'dataset': config.get('dataset', '?'), 'cell': model.get('cell', '?'),
+          'curriculum': config.get('curriculum', '?'),
+          'readout': 'sigmoid' if model.get('readout_sigmoid') else 'logits'}
+
+
+def condition_key(workdir, fields=('dataset', 'cell', 'curriculum', 'readout')):
+  """Short label of a run's condition, e.g. ``'mnist gru decu sigmoid'``."""
+  cond = condition(workdir)
+  return ' '.join(str(cond[f]) for f in fields)
+
+
+def default_out_dir(workdirs):
+  """Common parent directory of the runs (the run itself when there is one)."""
+  paths = [os.path.abspath(w) for w in workdirs]
+  if len(paths) == 1:
+    return paths[0]
+  return os.path.commonpath([os.path.dirname(p) for p in paths])
+
+
+def result_path(directory, name, ext='json'):
+  """``<directory>/analysis/<name>.<ext>`` (``figures/<name>.png`` for ``ext='png'``)."""
+  sub = 'figures' if ext == 'png' else 'analysis'
+  return os.path.join(directory, sub, f'{name}.{ext}')
+
+
+def write_result(directory, name, result, arrays=None):
+  """Writes ``analysis/<name>.json`` (and ``.npz`` from ``arrays``) atomically.
+
+  NaN floats are written as ``null``.
+
+  Returns:
+    The JSON path.
+  """
+  path = result_path(directory, name)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  if arrays:
+    with open(path[:-5] + '.npz.tmp', 'wb') as f:
+      np.savez(f, **arrays)
+    os.replace(path[:-5] + '.npz.tmp', path[:-5] + '.npz')
+  text = json.dumps(_jsonable(result), indent=1, allow_nan=False)
+  with open(path + '.tmp', 'w') as f:
+    f.write(text)
+  os.replace(path + '.tmp', path)
+  return path
+
+
+def _jsonable(x):
+  """Plain Python containers and scalars, NaN/inf as None."""
+  if isinstance(x, dict):
+    return {k: _jsonable(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_jsonable(v) for v in x]
+  if isinstance(x, np.ndarray):
+    return _jsonable(x.tolist())
+  if isinstance(x, np.generic):
+    x = x.item()
+  if isinstance(x, float) and not np.isfinite(x):
+    return None
+  return x
+
+
+def read_result(directory, name):
+  """``analysis/<name>.json`` as a dict, or None when absent."""
+  path = result_path(directory, name)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def read_arrays(directory, name):
+  """``analysis/<name>.npz`` as a dict of arrays, or None when absent."""
+  path = result_path(directory, name, 'npz')
+  if not os.path.exists(path):
+    return None
+  with np.load(path) as d:
+    return {k: d[k] for k in d.files}
+
+
+def load_if_matches(directory, name, params, defaults=None):
+  """A saved result whose recorded ``params`` equal the requested ones, else None.
+
+  Args:
+    directory: run directory.
+    name: result name (``analysis/<name>.json``).
+    params: dict of parameters the result must have been computed with; a value that is
+      a callable ``f(saved_value) -> bool`` accepts any saved value it approves (e.g. a
+      superset of the requested delays).
+    defaults: values assumed for keys missing from older files.
+  """
+  saved = read_result(directory, name)
+  if saved is None:
+    return None
+  for key, want in params.items():
+    have = saved.get(key, (defaults or {}).get(key))
+    ok = want(have) if callable(want) else _same(have, want)
+    if not ok:
+      return None
+  return saved
+
+
+def _same(a, b):
+  if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+    return a is not None and b is not None and list(a) == list(b)
+  if isinstance(a, float) or isinstance(b, float):
+    return a is not None and b is not None and np.isclose(float(a), float(b))
+  return a == b
+
+
+class SelectionFlags:
+  """The run-selection flags every analysis binary shares; define them once per binary.
+
+  ``--workdir`` (one run), ``--workdirs`` (comma list of runs or globs), ``--out``
+  (aggregate directory, default the runs' common parent), ``--recompute``,
+  ``--data_dir``.
+  """
+
+  def __init__(self):
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    self._workdir = flags.DEFINE_string('workdir', None, 'One run directory.')
+    self._workdirs = flags.DEFINE_list(
+        'workdirs', [], "Run directories or globs, e.g. 'runs/sweep_gru_sigmoid/*'.")
+    self._out = flags.DEFINE_string(
+        'out', None, 'Directory for the aggregate over runs (analysis/, figures/); default '
+        'the common parent of the runs (the run itself for one run).')
+    self._recompute = flags.DEFINE_bool(
+        'recompute', False, 'Recompute per-run results even when a matching file exists.')
+    self._data_dir = flags.DEFINE_string('data_dir', None,
+                                         'Dataset directory (else $MEMRNN_DATA_DIR).')
+
+  def workdirs(self):
+    return expand_workdirs(self._workdir.value, self._workdirs.value)
+
+  @property
+  def out(self):
+    return self._out.value
+
+  @property
+  def recompute(self):
+    return self._recompute.value
+
+  @property
+  def data_dir(self):
+    return self._data_dir.value

@@ -1,0 +1,171 @@
+"""Statistics over networks: mean +- SEM, rank and linear correlations with permutation
+p-values, and grouping of per-run values by condition.
+
+Every claim of the paper is about several networks per condition (curriculum, cell,
+readout), so every multi-run binary reduces per-run numbers with these helpers. They are
+pure numpy (no TensorFlow) and NaN-aware: a missing value (e.g. a class without trials)
+is left out of its mean and counted out of ``n``.
+"""
+
+import numpy as np
+
+
+def mean_sem(values, axis=0):
+  """NaN-aware mean, standard error of the mean and count along ``axis``.
+
+  SEM is ``std(ddof=1) / sqrt(n)``; it is NaN where fewer than 2 values are finite.
+
+  Args:
+    values: array-like, e.g. ``[networks, delays]``.
+    axis: the axis of the repetitions (networks).
+
+  Returns:
+    ``(mean, sem, n)`` arrays with ``axis`` removed (floats for 1-D input).
+  """
+  x = np.asarray(values, np.float64)
+  finite = np.isfinite(x)
+  n = finite.sum(axis=axis)
+  total = np.where(finite, x, 0.0).sum(axis=axis)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    mean = total / n
+    dev = np.where(finite, x - np.expand_dims(mean, axis), 0.0)
+    var = (dev ** 2).sum(axis=axis) / (n - 1)
+    sem = np.where(n >= 2, np.sqrt(var / n), np.nan)
+  mean = np.where(n > 0, mean, np.nan)
+  if np.ndim(mean) == 0:
+    return float(mean), float(sem), int(n)
+  return mean, sem, n
+
+
+def _ranks(x):
+  """Average ranks (ties share their mean rank), ``[n]`` float."""
+  x = np.asarray(x)
+  order = np.argsort(x, kind='stable')
+  ranks = np.empty(len(x), np.float64)
+  ranks[order] = np.arange(len(x), dtype=np.float64)
+  _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+  sums = np.bincount(inverse, weights=ranks)
+  return sums[inverse] / counts[inverse]
+
+
+def pearson(x, y):
+  """Pearson's r of two ``[n]`` arrays (NaN if either is constant)."""
+  x = np.asarray(x, np.float64) - np.mean(x)
+  y = np.asarray(y, np.float64) - np.mean(y)
+  denom = np.sqrt((x ** 2).sum() * (y ** 2).sum())
+  return float((x * y).sum() / denom) if denom > 0 else float('nan')
+
+
+def spearman(x, y):
+  """Spearman's rho (Pearson's r of the average ranks)."""
+  return pearson(_ranks(x), _ranks(y))
+
+
+_STATISTICS = {'pearson': pearson, 'spearman': spearman}
+
+
+def permutation_test(x, y, statistic='spearman', num_permutations=10_000, seed=0):
+  """Correlation and its two-sided permutation p-value.
+
+  ``p = (1 + #{perm : |r_perm| >= |r|}) / (1 + num_permutations)`` with ``y`` shuffled
+  against ``x`` (exact under exchangeability, never 0; honest at n = 10, where the
+  t-approximation is not).
+
+  Args:
+    x, y: ``[n]`` paired values (pairs with a non-finite member are dropped).
+    statistic: ``'spearman'`` or ``'pearson'``.
+    num_permutations: random permutations.
+    seed: seed of the permutations.
+
+  Returns:
+    Dict ``{'r', 'p', 'n'}`` (``r`` and ``p`` NaN when fewer than 3 pairs or a constant).
+  """
+  if statistic not in _STATISTICS:
+    raise ValueError(f'unknown statistic {statistic!r}: expected one of '
+                     f'{", ".join(_STATISTICS)}')
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  keep = np.isfinite(x) & np.isfinite(y)
+  x, y = x[keep], y[keep]
+  n = int(len(x))
+  if statistic == 'spearman':  # rank once; the permuted statistic is then a Pearson r
+    x, y = _ranks(x), _ranks(y)
+  r = pearson(x, y) if n >= 3 else float('nan')
+  if not np.isfinite(r):
+    return {'r': float('nan'), 'p': float('nan'), 'n': n}
+  rng = np.random.default_rng(seed)
+  xc = x - x.mean()
+  yc = y - y.mean()
+  norm = np.sqrt((xc ** 2).sum() * (yc ** 2).sum())
+  perms = np.argsort(rng.random((int(num_permutations), n)), axis=1)
+  r_perm = (yc[perms] * xc).sum(axis=1) / norm
+  # A small tolerance so permutations that tie the observed |r| count as "as extreme".
+  extreme = np.sum(np.abs(r_perm) >= abs(r) - 1e-12)
+  return {'r': float(r), 'p': float((1 + extreme) / (1 + num_permutations)), 'n': n}
+
+
+def correlations(x, y, num_permutations=10_000, seed=0):
+  """Spearman and Pearson correlations with permutation p-values.
+
+  Returns:
+    ``{'n': n, 'spearman': {'r', 'p'}, 'pearson': {'r', 'p'}}``.
+  """
+  out = {}
+  for name in ('spearman', 'pearson'):
+    res = permutation_test(x, y, name, num_permutations, seed)
+    out['n'] = res.pop('n')
+    out[name] = res
+  return out
+
+
+def summarize(values):
+  """``{'mean', 'sem', 'n'}`` of ``values`` (any shape; the first axis is the networks),
+  as JSON-ready lists."""
+  mean, sem, n = mean_sem(values, axis=0)
+  to_list = lambda a: _nan_to_none(np.asarray(a).tolist())  # noqa: E731
+  return {'mean': to_list(mean), 'sem': to_list(sem), 'n': to_list(n)}
+
+
+def group(keys, values):
+  """Groups ``values`` by ``keys`` preserving first-seen order: ``{key: [values]}``."""
+  out = {}
+  for k, v in zip(keys, values):
+    out.setdefault(k, []).append(v)
+  return out
+
+
+def summarize_groups(keys, values):
+  """``{key: summarize(stacked values of key)}`` for per-run arrays of equal shape."""
+  return {k: summarize(np.stack([np.asarray(v, np.float64) for v in vs]))
+          for k, vs in group(keys, values).items()}
+
+
+def _nan_to_none(x):
+  """Replaces NaN (not JSON) by None in nested lists."""
+  if isinstance(x, list):
+    return [_nan_to_none(v) for v in x]
+  if isinstance(x, float) and not np.isfinite(x):
+    return None
+  return x
+
+
+def format_mean_sem(mean, sem, n=None, scale=100.0, digits=1, unit='%'):
+  """``'97.6 +- 0.1% (N=10)'``; ``scale`` converts fractions to percent."""
+  if mean is None or not np.isfinite(mean):
+    return 'n/a'
+  text = f'{scale * mean:.{digits}f}'
+  if sem is not None and np.isfinite(sem):
+    text += f' +- {scale * sem:.{digits}f}'
+  text += unit
+  return text if n is None else f'{text} (N={n})'
+
+
+def _num(x, spec):
+  return 'nan' if x is None or not np.isfinite(x) else format(x, spec)
+
+
+def format_correlation(corr):
+  """``'rho +0.71 (p=0.02), r +0.65 (p=0.04), n=10'`` from ``correlations`` output
+  (missing values, e.g. of a constant variable, print as nan)."""
+  return (f'rho {_num(corr["spearman"]["r"], "+.2f")} (p={_num(corr["spearman"]["p"], ".2g")}), '
+          f'r {_num(corr["pearson"]["r"], "+.2f")} (p={_num(corr["pearson"]["p"], ".2g")}), '
+          f'n={corr["n"]}')
