@@ -58,7 +58,7 @@ def task_spec(config, **overrides):
 def make_task(config, split, data_dir=None, **spec_overrides):
   """The delayed-classification task on the ``split`` images of ``config.dataset``."""
   data = sources.load_dataset(config.dataset, split, data_dir or config.get('data_dir') or None)
-  return tasks.DelayedClassification(
+  return tasks.task_class(config.get('task_kind', 'classification'))(
       data.images, data.labels, data.mean, data.std,
       spec=task_spec(config, **spec_overrides), num_classes=config.num_classes,
       class_order=config.get('class_order'))
@@ -68,12 +68,17 @@ def validate_config(config):
   """Checks everything that can be checked without data; raises one-line ValueErrors."""
   curricula.create_curriculum(config)
   task_spec(config).validate()
+  tasks.task_class(config.get('task_kind', 'classification'))
   for key in ('num_steps', 'batch_size', 'log_every', 'checkpoint_every', 'snapshot_every',
               'steps_per_execution', 'eval_batch_size'):
     if int(config[key]) < 1:
       raise ValueError(f'config.{key}={config[key]} must be >= 1')
   if config.learning_rate <= 0:
     raise ValueError(f'config.learning_rate={config.learning_rate} must be > 0')
+  if config.get('speed_penalty', 0.0) > 0 and not config.get('regularize'):
+    raise errors.SpeedTargetsError(
+        f'config.speed_penalty={config.speed_penalty:g} needs speed targets, which plain '
+        'training does not have: continue a trained run with bin/regularize.py --penalty')
 
 
 def build_experiment(config, data_dir=None):
@@ -547,8 +552,10 @@ def snapshot_steps(workdir):
 def model_from_config(config):
   """An untrained model of the architecture in ``config`` (no data needed)."""
   shape = sources.image_shape(config.dataset)
-  return memory_rnn.create_model(config, int(np.prod(shape)) + 1, config.num_classes + 1,
-                                 image_shape=shape)
+  return memory_rnn.create_model(
+      config, int(np.prod(shape)) + 1,
+      tasks.num_outputs(config.get('task_kind', 'classification'), config.num_classes),
+      image_shape=shape)
 
 
 def load_trained_model(workdir, checkpoint=None, data_dir=None):
