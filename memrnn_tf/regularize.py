@@ -43,6 +43,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 
 from absl import logging
@@ -246,7 +247,7 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
 
   before_path = os.path.join(out_workdir, 'analysis', 'before.json')
   os.makedirs(os.path.dirname(before_path), exist_ok=True)
-  before = _read_json(before_path)
+  before = _read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
   if before is None:
     start = time.perf_counter()
     result, table = procedures.find_class_slow_points(source_workdir, data_dir=data_dir,
@@ -320,6 +321,25 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   }
   trainer.write_json_atomic(summary_path, summary)
   return summary
+
+
+def _sibling_before(out_workdir, checkpoint):
+  """The 'before' analysis of another arm of the same source checkpoint placed next to
+  ``out_workdir`` (copied, so arms of one network compute it once), else None."""
+  parent = os.path.dirname(os.path.abspath(out_workdir))
+  for name in sorted(os.listdir(parent)):
+    folder = os.path.join(parent, name, 'analysis')
+    config = _read_json(os.path.join(parent, name, 'config.json')) or {}
+    before = _read_json(os.path.join(folder, 'before.json'))
+    points = os.path.join(folder, 'before_slowpoints.npz')
+    if (before and os.path.exists(points) and
+        config.get('regularize', {}).get('source_checkpoint') == checkpoint):
+      target = os.path.join(out_workdir, 'analysis')
+      shutil.copy(points, target)
+      trainer.write_json_atomic(os.path.join(target, 'before.json'), before)
+      logging.info('Using the before-regularisation analysis of %s', folder)
+      return before
+  return None
 
 
 def _before_points(workdir):

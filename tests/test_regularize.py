@@ -104,3 +104,69 @@ def test_penalty_without_targets_is_an_error():
     trainer.validate_config(config)
   # Evaluation alone needs no targets; the penalty is then 0.
   assert float(_model('gru', penalty=1e-3).speed_penalty_loss()) == 0.0
+
+
+def test_regularize_smoke_run_end_to_end(tmp_path, data_dir):
+  from memrnn_tf import regularize
+  source = str(tmp_path / 'source')
+  config = mnist.get_config('smoke')
+  config.jit_compile = False
+  trainer.train_and_evaluate(config, source, data_dir)
+  listing = sorted((p, os.path.getmtime(os.path.join(d, p))) for d, _, ps in os.walk(source)
+                   for p in ps)
+  out = str(tmp_path / 'sp')
+  kwargs = dict(steps=4, refresh_every=2, delays=(2, 4), extrapolation_trials=32,
+                data_dir=data_dir)
+  summary = regularize.regularize(source, out, 'slow_points', penalty=1e-3, **kwargs)
+  assert summary['arm'] == 'slow_points' and summary['steps'] == 4
+  # lambda in the authors' units, times seq_len (10) * outputs (11) in ours.
+  np.testing.assert_allclose(summary['speed_penalty'], 1e-3 * 10 * 11)
+  assert sorted(os.listdir(os.path.join(out, 'targets'))) == ['step24.npz', 'step26.npz']
+  assert summary['timing']['refreshes'] == 2
+  for name in ('eval.json', 'analysis/extrapolation.json', 'analysis/slowpoints.json',
+               'analysis/regularization.json'):
+    assert os.path.exists(os.path.join(out, name)), name
+  with open(os.path.join(out, 'metrics.jsonl')) as f:
+    records = [json.loads(l) for l in f]
+  assert records[-1]['step'] == 28 and records[-1]['speed_penalty'] > 0
+  assert sorted((p, os.path.getmtime(os.path.join(d, p))) for d, _, ps in os.walk(source)
+                for p in ps) == listing  # the trained run is untouched
+  # Finished: a second call trains nothing and returns the same summary.
+  assert regularize.regularize(source, out, 'slow_points', penalty=1e-3, **kwargs) == summary
+  control = regularize.regularize(source, str(tmp_path / 'control'), penalty=0.0, **kwargs)
+  assert control['arm'] == 'control' and not os.path.exists(str(tmp_path / 'control/targets'))
+  with pytest.raises(errors.CheckpointMismatchError, match='trained run itself'):
+    regularize.regularize(source, source, **kwargs)
+
+
+def _fake_run(root, name, arm, source, acc_after, speed_after, curriculum='decu'):
+  workdir = os.path.join(root, name)
+  os.makedirs(os.path.join(workdir, 'analysis'))
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump({'model': {'cell': 'gru'}, 'curriculum': curriculum}, f)
+  curve = lambda acc: {'delays': [100, 1000], 'accuracy': acc}  # noqa: E731
+  summary = {'arm': arm, 'source': source,
+             'extrapolation': {'before': curve([0.9, 0.1]), 'after': curve(acc_after)},
+             'nominal': {'before': {'test': 0.97}, 'after': {'test': 0.96}},
+             'slow_point_speeds': {'before': {'median': 1e-5}, 'after': {'median': speed_after}}}
+  with open(os.path.join(workdir, 'analysis', 'regularization.json'), 'w') as f:
+    json.dump(summary, f)
+  return workdir
+
+
+def test_regularization_figure_aggregates_mean_and_sem(tmp_path):
+  from memrnn_tf.plots import regularization
+  root = str(tmp_path)
+  _fake_run(root, 'a_control', 'control', 'a', [0.9, 0.2], 1e-5)
+  _fake_run(root, 'b_control', 'control', 'b', [0.8, 0.4], 1e-5)
+  _fake_run(root, 'a_centres', 'centres', 'a', [0.95, 0.7], 1e-6)
+  _fake_run(root, 'b_centres', 'centres', 'b', [0.93, 0.9], 1e-8)
+  workdirs = regularization.expand_workdirs([os.path.join(root, '*')])
+  assert len(workdirs) == 4
+  rows = {arm: a for _, arm, a in regularization.table(regularization.load_runs(workdirs))}
+  assert set(rows) == {'before', 'control', 'centres'} and rows['before']['n'] == 2
+  np.testing.assert_allclose(rows['control']['accuracy'], [0.85, 0.3])
+  np.testing.assert_allclose(rows['control']['accuracy_sem'], [0.05, 0.1])  # sd/sqrt(2)
+  np.testing.assert_allclose(rows['centres']['speed'], 1e-7)  # geometric mean
+  path = regularization.plot_regularization(workdirs, os.path.join(root, 'fig', 'r.png'))
+  assert os.path.getsize(path) > 10_000

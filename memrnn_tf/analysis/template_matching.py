@@ -35,7 +35,7 @@ DELAYS = (19, 50, 100, 200, 500, 1000)
 def _second_stimulus(task, labels, seed):
   """Second images ``[n, P + 1]`` (trigger 0) and whether each has the first's class."""
   n = int(labels.shape[0])
-  seeds = tf.random.experimental.stateless_split(tf.constant(seed, tf.int32), 3)
+  seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), 3)
   same = tf.random.stateless_uniform([n], seeds[0]) < 0.5
   offset = 1 + tf.random.stateless_uniform([n], seeds[1], 0, task.num_classes - 1,
                                            dtype=tf.int32)
