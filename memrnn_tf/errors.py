@@ -33,3 +33,7 @@ class CheckpointMismatchError(MemrnnError, ValueError):
 
 class TrainingDivergedError(MemrnnError, RuntimeError):
   """The loss became NaN or infinite."""
+
+
+class SpeedTargetsError(MemrnnError, ValueError):
+  """A speed penalty was asked for without targets to apply it to."""

@@ -220,8 +220,10 @@ def restore_model(model, path, optimizer=None):
 def model_from_config(config):
   """An untrained model of the architecture in ``config`` (no data needed)."""
   shape = sources.image_shape(config.dataset)
-  return memory_rnn.create_model(config, int(np.prod(shape)) + 1, config.num_classes + 1,
-                                 image_shape=shape)
+  return memory_rnn.create_model(
+      config, int(np.prod(shape)) + 1,
+      tasks.num_outputs(config.get('task_kind', 'classification'), config.num_classes),
+      image_shape=shape)
 
 
 def load_trained_model(workdir, checkpoint=None):
@@ -259,7 +261,7 @@ def make_task(config, split, data_dir=None, **spec_overrides):
     **spec_overrides: ``TaskSpec`` fields to change (e.g. ``t_max``, ``noise_scale``).
   """
   data = sources.load_dataset(config.dataset, split, data_dir or config.get('data_dir') or None)
-  return tasks.DelayedClassification(
+  return tasks.task_class(config.get('task_kind', 'classification'))(
       data.images, data.labels, data.mean, data.std,
       spec=task_spec(config, **spec_overrides), num_classes=config.num_classes,
       class_order=config.get('class_order'))

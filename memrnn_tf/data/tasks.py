@@ -170,39 +170,131 @@ class DelayedClassification:
       Dict with ``inputs [B, T, P+1]`` float32, ``targets [B, T]`` int32, ``weights [B, T]``
       float32, ``class_mask [K]``, ``labels [B]``, ``stim_time [B]``, ``report_time [B]``.
     """
-    spec = self.spec
-    t_max = spec.t_max if t_max is None else t_max
-    t_max = tf.cast(t_max, tf.int32)
-    if num_active is None:
-      num_active = self.num_classes
-    seed = tf.cast(seed, tf.int32)
-    seeds = tf.random.experimental.stateless_split(seed, num=5)
-    shape = [batch_size]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=5)
     images, labels = self.sample_images(seeds[0], batch_size, num_active, labels)
+    trial = self._trial(seeds[2:], batch_size, t_max)
+    frames = tf.where(trial['at_stim'][..., None], images[:, None, :], trial['noise'])
+    trigger = tf.cast(trial['at_report'], tf.float32)[..., None]
+    targets = tf.where(trial['at_report'], labels[:, None] + 1, 0)
+    return {'inputs': tf.concat([frames, trigger], axis=-1), 'targets': targets,
+            'weights': trial['weights'], 'class_mask': self.class_mask(num_active),
+            'labels': labels, 'stim_time': trial['stim'], 'report_time': trial['report']}
+
+  def _trial(self, seeds, batch_size, t_max=None):
+    """Timing, noise and loss weights of a batch of trials.
+
+    Args:
+      seeds: ``[3, 2]`` seeds (stimulus time, report time, noise).
+      batch_size: Python int.
+      t_max: current maximal report time (default ``spec.t_max``).
+
+    Returns:
+      Dict: ``stim``/``report`` ``[B]``, ``at_stim``/``at_report`` ``[B, T]`` bool,
+      ``noise`` ``[B, T, P]`` frames, ``weights`` ``[B, T]``.
+    """
+    spec = self.spec
+    t_max = tf.cast(spec.t_max if t_max is None else t_max, tf.int32)
+    shape = [batch_size]
     if spec.stim_time is None:
-      stim = _uniform_int(seeds[2], shape, t_max - spec.min_delay)
-      report = stim + spec.min_delay + _uniform_int(seeds[3], shape,
+      stim = _uniform_int(seeds[0], shape, t_max - spec.min_delay)
+      report = stim + spec.min_delay + _uniform_int(seeds[1], shape,
                                                     t_max - stim - spec.min_delay)
     else:
       stim = tf.fill(shape, spec.stim_time)
       report = tf.fill(shape, spec.report_time)
     time = tf.range(spec.seq_len)[None, :]  # [1, T]
-    at_stim = tf.equal(time, stim[:, None])  # [B, T]
     at_report = tf.equal(time, report[:, None])
     noise = spec.noise_scale * self.std * tf.random.stateless_normal(
-        [batch_size, spec.seq_len, self.num_pixels], seeds[4]) + self.mean
-    frames = tf.where(at_stim[..., None], images[:, None, :], noise)
-    trigger = tf.cast(at_report, tf.float32)[..., None]
-    inputs = tf.concat([frames, trigger], axis=-1)
-    targets = tf.where(at_report, labels[:, None] + 1, 0)
+        [batch_size, spec.seq_len, self.num_pixels], seeds[2]) + self.mean
     weights = (tf.cast(time < t_max, tf.float32) +
                (spec.report_weight - 1.0) * tf.cast(at_report, tf.float32))
-    return {'inputs': inputs, 'targets': targets, 'weights': weights,
-            'class_mask': self.class_mask(num_active), 'labels': labels,
-            'stim_time': stim, 'report_time': report}
+    return {'stim': stim, 'report': report, 'at_stim': tf.equal(time, stim[:, None]),
+            'at_report': at_report, 'noise': noise, 'weights': weights}
 
   def dataset(self, seed, batch_size, num_batches=None):
     """A ``tf.data.Dataset`` of batches for ``model.fit``/``evaluate``; batch i uses seed (seed, i)."""
     steps = tf.data.Dataset.range(num_batches) if num_batches else tf.data.Dataset.range(2**62)
     return steps.map(lambda i: self.sample(tf.stack([tf.cast(seed, tf.int64), i]), batch_size),
                      num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class DelayedTemplateMatching(DelayedClassification):
+  """Delayed template matching (delayed match to sample; paper supplement A).
+
+  As ``DelayedClassification``, but the trigger is replaced by a second stimulus: at
+  ``t_a`` a clean image is shown instead of noise, of the first image's class with
+  probability 1/2 and otherwise of another active class chosen uniformly. The network
+  reports there whether the two classes are the same (output 1) or different (output 2);
+  "null" (0) at every other step. Same timing, noise, loss weights and class balance as the
+  classification task. The trigger channel is kept (always 0) so inputs keep the layout
+  ``[pixels, trigger]`` of the other task and its analysis code; a constant-zero input
+  receives no gradient, so the network is that of ``pixels`` inputs.
+
+  ``class_mask`` is all ones (3 outputs); ``num_active`` (a curriculum) restricts the
+  classes of both stimuli and must be >= 2.
+  """
+
+  SAME, DIFFERENT = 1, 2
+
+  @property
+  def num_outputs(self):
+    return 3
+
+  def class_mask(self, num_active=None):
+    del num_active
+    return tf.ones([3])
+
+  def sample(self, seed, batch_size, t_max=None, num_active=None, labels=None, same=None):
+    """Draws a batch of trials (see ``DelayedClassification.sample``).
+
+    Args:
+      labels: optional ``[batch]`` classes of the first stimulus.
+      same: optional ``[batch]`` bool, whether the second stimulus has the same class.
+
+    Returns:
+      Dict as ``DelayedClassification.sample`` (``labels`` are the first stimulus'
+      classes; ``targets`` are 1 = same / 2 = different at ``report_time``), plus
+      ``second_labels [B]`` and ``same [B]`` bool.
+    """
+    num_active = self.num_classes if num_active is None else num_active
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=7)
+    shape = [batch_size]
+    images, labels = self.sample_images(seeds[0], batch_size, num_active, labels)
+    if same is None:
+      same = tf.random.stateless_uniform(shape, seeds[1]) < 0.5
+    same = tf.cast(same, tf.bool)
+    # Position of the first class in the curriculum's order, then another active position.
+    inverse = tf.math.invert_permutation(self._order)
+    position = tf.gather(inverse, labels)
+    other = (position + 1 + _uniform_int(seeds[5], shape, num_active - 1)) % num_active
+    second = tf.where(same, labels, tf.gather(self._order, other))
+    second_images, second = self.sample_images(seeds[6], batch_size, labels=second)
+    trial = self._trial(seeds[2:5], batch_size, t_max)
+    frames = tf.where(trial['at_stim'][..., None], images[:, None, :], trial['noise'])
+    frames = tf.where(trial['at_report'][..., None], second_images[:, None, :], frames)
+    answer = tf.where(same, self.SAME, self.DIFFERENT)
+    targets = tf.where(trial['at_report'], answer[:, None], 0)
+    return {'inputs': tf.concat([frames, tf.zeros([batch_size, frames.shape[1], 1])], -1),
+            'targets': targets, 'weights': trial['weights'],
+            'class_mask': self.class_mask(), 'labels': labels, 'second_labels': second,
+            'same': same, 'stim_time': trial['stim'], 'report_time': trial['report']}
+
+
+TASKS = {'classification': DelayedClassification,
+         'template_matching': DelayedTemplateMatching}
+
+
+def task_class(kind):
+  """The task class of ``config.task_kind``.
+
+  Raises:
+    ValueError: on an unknown kind.
+  """
+  if kind not in TASKS:
+    raise ValueError(f'unknown task_kind {kind!r}: expected one of {", ".join(TASKS)}')
+  return TASKS[kind]
+
+
+def num_outputs(kind, num_classes):
+  """Readout size of a task kind: classes + null, or same/different + null."""
+  return 3 if task_class(kind) is DelayedTemplateMatching else int(num_classes) + 1

@@ -268,6 +268,20 @@ class SimpleRNNCell(RecurrentCell):
 _CELL_CLASSES = {'gru': GRUCell, 'lstm': LSTMCell, 'simplernn': SimpleRNNCell}
 
 
+def speed(cell, next_state, state):
+  """Speed S = ||xi(next_state) - xi(state)||^2 per point (paper eq. 4).
+
+  Args:
+    cell: the ``RecurrentCell`` whose ``to_xi`` defines the analysis coordinates.
+    next_state: ``F(state, I)``, packed ``[B, S]``.
+    state: packed ``[B, S]``.
+
+  Returns:
+    ``[B]`` speeds.
+  """
+  return tf.reduce_sum(tf.square(cell.to_xi(next_state) - cell.to_xi(state)), axis=-1)
+
+
 def create_cell(name, units, init='paper', seed=0, reset_after=False, **kwargs):
   """Builds a cell by name (``'gru'``, ``'lstm'`` or ``'simplernn'``).
 

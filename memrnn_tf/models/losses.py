@@ -9,6 +9,8 @@ steps, ``report_weight`` at the report time, 0 on steps that carry no target). A
 import keras
 import tensorflow as tf
 
+from memrnn_tf.models.cells import speed  # noqa: F401  (moved to the models package)
+
 _NEG = -1e9  # logit given to classes that are masked out of the softmax
 
 
@@ -61,20 +63,6 @@ def accuracy_stats(logits, targets, weights, class_mask=None):
       'report_correct': correct, 'report_mask': is_report,
       'report_labels': tf.maximum(targets - 1, 0),
   }
-
-
-def speed(cell, next_state, state):
-  """Speed S = ||xi(next_state) - xi(state)||^2 per point.
-
-  Args:
-    cell: the ``RecurrentCell`` whose ``to_xi`` defines the analysis coordinates.
-    next_state: ``F(state, I)``, packed ``[B, S]``.
-    state: packed ``[B, S]``.
-
-  Returns:
-    ``[B]`` speeds.
-  """
-  return tf.reduce_sum(tf.square(cell.to_xi(next_state) - cell.to_xi(state)), axis=-1)
 
 
 class PerClassAccuracy(keras.metrics.Metric):

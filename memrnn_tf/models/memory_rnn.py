@@ -86,7 +86,10 @@ class MemoryRNN(keras.Model):
     input_dim: width of the raw per-step input.
     num_outputs: readout size (classes + 1).
     frontend: ``None`` (identity) or a layer mapping ``[B, T, input_dim] -> [B, T, D]``.
-    speed_penalty: lambda of the speed regulariser (0 disables it).
+    speed_penalty: lambda of the speed regulariser ``lambda * sum_i S(xi_i, I_i)`` over
+      the targets of ``set_speed_targets`` (0 disables it). Read when the train step is
+      traced; a positive value without targets makes ``train_step`` raise
+      ``SpeedTargetsError`` instead of silently training without the term.
     unroll_limit: sequences up to this many (static) steps are unrolled in Python, longer
       or dynamic ones run in a ``tf.while_loop``.
     num_chains: the batch is split into this many independent recurrences, each with its
@@ -121,8 +124,10 @@ class MemoryRNN(keras.Model):
     self.null_acc_tracker = keras.metrics.Mean(name='null_accuracy')
     self.digit_acc_tracker = keras.metrics.Mean(name='digit_accuracy')
     self.per_class_tracker = losses.PerClassAccuracy(num_outputs - 1, name='per_class')
-    self._speed_targets = None
-    self._speed_inputs = None
+    # Targets live in variables that the compiled step reads, so refreshing them after
+    # tracing takes effect. They sit in a plain holder, out of the model's checkpoint
+    # (runs trained before they existed restore unchanged; bin/regularize.py saves them).
+    self._targets = _SpeedTargets(self.cell.state_size, self.input_dim)
     # Build eagerly so variables exist before checkpoints are restored or traced.
     self(tf.zeros([1, 1, self.input_dim]))
 
@@ -193,14 +198,14 @@ class MemoryRNN(keras.Model):
 
   def speed(self, state, inputs):
     """Speed S = ||xi(F(state, I)) - xi(state)||^2 per point, ``[B]``."""
-    return losses.speed(self.cell, self.one_step(state, inputs), state)
+    return cells_lib.speed(self.cell, self.one_step(state, inputs), state)
 
   def readout_probabilities(self, state):
     """Class probabilities ``[B, num_outputs]`` read out from packed states ``[B, S]``."""
     return tf.nn.softmax(self.state_logits(state))
 
   def set_speed_targets(self, states, inputs):
-    """Sets the speed-penalty targets.
+    """Sets (or refreshes) the speed-penalty targets; works before or after tracing.
 
     Args:
       states: packed states ``[K, state_size]`` (slow points or class centres of mass).
@@ -208,17 +213,30 @@ class MemoryRNN(keras.Model):
     """
     states = tf.convert_to_tensor(states, tf.float32)
     inputs = tf.convert_to_tensor(inputs, tf.float32)
-    if states.shape[-1] != self.cell.state_size or inputs.shape[-1] != self.input_dim:
+    if (states.shape.rank != 2 or inputs.shape.rank != 2 or
+        states.shape[-1] != self.cell.state_size or inputs.shape[-1] != self.input_dim or
+        states.shape[0] != inputs.shape[0]):
       raise ValueError(f'speed targets must be [K, {self.cell.state_size}] states and '
                        f'[K, {self.input_dim}] inputs, got {states.shape} and {inputs.shape}')
-    if self._speed_targets is None:
-      self._speed_targets = tf.Variable(states, trainable=False, name='speed_targets',
-                                        shape=[None, self.cell.state_size])
-      self._speed_inputs = tf.Variable(inputs, trainable=False, name='speed_inputs',
-                                       shape=[None, self.input_dim])
-    else:
-      self._speed_targets.assign(states)
-      self._speed_inputs.assign(inputs)
+    self._targets.states.assign(states)
+    self._targets.inputs.assign(inputs)
+    self._targets.is_set = True
+
+  @property
+  def speed_targets(self):
+    """``(states [K, S], inputs [K, input_dim])`` numpy arrays of the current targets."""
+    return self._targets.states.numpy(), self._targets.inputs.numpy()
+
+  @property
+  def has_speed_targets(self):
+    return self._targets.is_set
+
+  def speed_penalty_loss(self):
+    """``speed_penalty * sum_i S(target_i, input_i)``, a scalar (0 when the penalty is off)."""
+    if self.speed_penalty <= 0:
+      return tf.constant(0.0)
+    return self.speed_penalty * tf.reduce_sum(
+        self.speed(self._targets.states, self._targets.inputs))
 
   # --- training -----------------------------------------------------------------------
   @property
@@ -230,11 +248,7 @@ class MemoryRNN(keras.Model):
     logits = self(batch['inputs'], training=training)
     xent = losses.report_loss(logits, batch['targets'], batch['weights'],
                               batch.get('class_mask'))
-    penalty = tf.constant(0.0)
-    if self.speed_penalty > 0 and self._speed_targets is not None:
-      penalty = self.speed_penalty * tf.reduce_sum(
-          self.speed(self._speed_targets, self._speed_inputs))
-    return logits, xent, penalty
+    return logits, xent, self.speed_penalty_loss()
 
   def _update_metrics(self, batch, logits, xent, penalty):
     stats = losses.accuracy_stats(logits, batch['targets'], batch['weights'],
@@ -249,7 +263,14 @@ class MemoryRNN(keras.Model):
                                         stats['report_mask'])
     return {m.name: m.result() for m in self.metrics if m is not self.per_class_tracker}
 
+  # Not converted by autograph, so the check below raises its own one-line error when
+  # the step is traced (autograph would wrap it in a StagingError with a traceback).
+  @tf.autograph.experimental.do_not_convert
   def train_step(self, data):
+    if self.speed_penalty > 0 and not self._targets.is_set:
+      raise errors.SpeedTargetsError(
+          f'speed_penalty={self.speed_penalty:g} needs speed targets (set_speed_targets): '
+          'plain training has none; continue a trained run with bin/regularize.py')
     batch = _as_batch(data)
     with tf.GradientTape() as tape:
       logits, xent, penalty = self._forward_losses(batch, training=True)
@@ -262,6 +283,18 @@ class MemoryRNN(keras.Model):
     batch = _as_batch(data)
     logits, xent, penalty = self._forward_losses(batch, training=False)
     return self._update_metrics(batch, logits, xent, penalty)
+
+
+class _SpeedTargets:
+  """The penalty's targets: ``states [K, S]`` and ``inputs [K, input_dim]`` variables
+  (K may change between assignments). A plain object, so not part of the checkpoint."""
+
+  def __init__(self, state_size, input_dim):
+    self.states = tf.Variable(tf.zeros([0, state_size]), trainable=False,
+                              shape=[None, state_size], name='speed_targets')
+    self.inputs = tf.Variable(tf.zeros([0, input_dim]), trainable=False,
+                              shape=[None, input_dim], name='speed_inputs')
+    self.is_set = False
 
 
 def _as_batch(data):

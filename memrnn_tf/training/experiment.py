@@ -26,12 +26,17 @@ def validate_config(config):
   """Checks everything that can be checked without data; raises one-line ``ConfigError``s."""
   curricula.create_curriculum(config)
   workdir_lib.task_spec(config).validate()
+  tasks.task_class(config.get('task_kind', 'classification'))
   for key in ('num_steps', 'batch_size', 'log_every', 'checkpoint_every', 'snapshot_every',
               'perf.steps_per_execution', 'eval_batch_size'):
     if int(config[key]) < 1:
       raise errors.ConfigError(f'config.{key}={config[key]} must be >= 1')
   if config.learning_rate <= 0:
     raise errors.ConfigError(f'config.learning_rate={config.learning_rate} must be > 0')
+  if config.get('speed_penalty', 0.0) > 0 and not config.get('regularize'):
+    raise errors.SpeedTargetsError(
+        f'config.speed_penalty={config.speed_penalty:g} needs speed targets, which plain '
+        'training does not have: continue a trained run with bin/regularize.py --penalty')
 
 
 def build_experiment(config, data_dir=None):

@@ -1,0 +1,390 @@
+"""Speed regularisation of a trained run (paper section 8, Figs. 6 and 9).
+
+An experiment driver above the analysis layer (it trains with targets found by the
+slow-point search), like ``memrnn_tf.flipflop``.
+
+``regularize(source, out, targets=...)`` continues a trained run from its final
+checkpoint (weights and Adam state) into a new workdir, never writing into the source,
+with the loss
+
+  L = L_xent + lambda * sum_i S(xi_i, I),   S(xi, I) = ||F(xi, I) - xi||^2,
+
+one target xi_i per class: the class slow points (``targets='slow_points'``) or the class
+centres of mass (``'centres'``: the mean state of each class 15 steps after its stimulus),
+with I the mean noise frame. Targets are recomputed from the current network every
+``refresh_every`` steps (slow points move during training); the slow-point search is
+warm-started from the previous targets. ``penalty=0`` is the control: the same extra steps
+without the term (no targets).
+
+Units and defaults (paper; ORIGINAL_CODE_FACTS.md):
+
+* ``penalty`` is the paper's lambda (1e-3 MNIST, 1e-2 CIFAR-10) in the authors' loss
+  normalisation, a mean over batch, time steps and outputs. Our cross-entropy is summed
+  over time and outputs' one-hot (``training.losses.report_loss``), i.e. ``seq_len *
+  num_outputs`` times theirs, so the model's ``speed_penalty`` is ``penalty * seq_len *
+  num_outputs`` (220x for MNIST): the same balance of the two terms.
+* ``steps``: the paper's 5,000 extra steps after 140,000, scaled like the run's own
+  training, ``5000 * num_steps / reference_steps`` rounded up (``cpu`` networks: 6,000
+  steps -> 215, the compression the ``cpu`` config applies to the whole schedule).
+* learning rate: the run's final one (``learning_rate * lr_decay_factor``; the authors'
+  MNIST continuation used 1e-5, the paper schedule's final rate), kept constant.
+* ``refresh_every``: ``steps / 5`` (rounded up); 0 never refreshes (targets of step 0).
+
+The run is resumable: checkpoints are saved at every refresh, and targets are saved to
+``<out>/targets/step<N>.npz`` when computed, so a resumed run uses the targets of the
+uninterrupted one. At the end it writes ``eval.json`` (the nominal table),
+``analysis/extrapolation.json`` (accuracy vs delay), ``analysis/slowpoints.json`` (class
+slow points of the result) and ``analysis/regularization.json`` (the summary, with the
+source's numbers before regularisation and the time spent refreshing targets).
+"""
+
+import copy
+import json
+import math
+import os
+import re
+import shutil
+import time
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from memrnn_tf import errors
+from memrnn_tf import perf
+from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.analysis import extrapolation
+from memrnn_tf.analysis import procedures
+from memrnn_tf.analysis import slowpoints
+from memrnn_tf.training import evaluation
+from memrnn_tf.training import experiment
+from memrnn_tf.training import loop
+
+TARGETS = ('slow_points', 'centres')
+PAPER_PENALTY = {'mnist': 1e-3, 'cifar10': 1e-2}
+PAPER_STEPS = 5_000
+REPORT_DELAYS = (100, 500, 1000)
+DELAYS = (4, 19, 50, 100, 200, 500, 1000)  # the final delay curve
+
+
+def regularize_config(source_config, source_workdir, targets='slow_points', penalty=None,
+                      steps=None, refresh_every=None, learning_rate=None,
+                      refresh_max_iters=20_000, delays=DELAYS,
+                      extrapolation_trials=1000):
+  """The config of a regularisation run: the source's config plus a ``regularize`` section.
+
+  Args:
+    source_config: the trained run's ``ConfigDict``.
+    source_workdir: the trained run's directory.
+    targets: ``'slow_points'`` or ``'centres'``.
+    penalty: the paper's lambda (``None``: 1e-3 MNIST, 1e-2 CIFAR-10); 0 = control.
+    steps: extra training steps (``None``: 5,000 scaled by ``num_steps / reference_steps``).
+    refresh_every: steps between target refreshes (``None``: ``steps / 5``; 0: never).
+    learning_rate: constant rate (``None``: the source's final rate).
+    refresh_max_iters: iteration limit of the warm-started slow-point searches.
+    delays, extrapolation_trials: the final delay curve.
+
+  Raises:
+    ValueError: unknown targets, negative values.
+  """
+  if targets not in TARGETS:
+    raise ValueError(f'unknown targets {targets!r}: expected one of {", ".join(TARGETS)}')
+  c = ml_collections.ConfigDict(copy.deepcopy(source_config.to_dict()))
+  path = workdir_lib.checkpoint_path(source_workdir)
+  source_step = int(path.rsplit('-', 1)[1])
+  scale = float(c.num_steps) / float(c.reference_steps)
+  if penalty is None:
+    if c.dataset not in PAPER_PENALTY:
+      raise ValueError(f'no paper lambda for dataset {c.dataset!r}: pass --penalty')
+    penalty = PAPER_PENALTY[c.dataset]
+  steps = int(math.ceil(PAPER_STEPS * scale)) if steps is None else int(steps)
+  refresh_every = int(math.ceil(steps / 5)) if refresh_every is None else int(refresh_every)
+  if learning_rate is None:
+    learning_rate = float(c.learning_rate) * float(c.lr_decay_factor)
+  if penalty < 0 or steps < 1 or refresh_every < 0 or learning_rate <= 0:
+    raise ValueError(f'need penalty >= 0, steps >= 1, refresh_every >= 0 and learning_rate > 0;'
+                     f' got {penalty}, {steps}, {refresh_every}, {learning_rate}')
+  num_outputs = int(c.num_classes) + 1
+  c.regularize = ml_collections.ConfigDict(dict(
+      source=os.path.abspath(source_workdir), source_checkpoint=path,
+      source_step=source_step, targets=str(targets), penalty=float(penalty),
+      loss_scale=int(c.task.seq_len) * num_outputs, steps=steps,
+      refresh_every=refresh_every, refresh_max_iters=int(refresh_max_iters), delay=15,
+      trials_per_class=100, delays=tuple(int(d) for d in delays),
+      extrapolation_trials=int(extrapolation_trials)))
+  c.speed_penalty = float(penalty) * c.regularize.loss_scale
+  c.num_steps = source_step + steps
+  c.learning_rate = float(learning_rate)
+  c.lr_decay_factor = 1.0  # constant rate
+  every = refresh_every or steps
+  c.log_every = c.checkpoint_every = every
+  c.snapshot_every = every
+  c.perf.steps_per_execution = min(int(c.perf.steps_per_execution), every)
+  c.progress_bar = False
+  return c
+
+
+# --- targets -------------------------------------------------------------------------------
+def compute_targets(model, task, kind, step_fn=None, previous=None, delay=15,
+                    trials_per_class=100, seed=0, max_iters=20_000, tol=1e-8):
+  """One target per class from the current network.
+
+  Args:
+    model: the ``MemoryRNN`` being trained.
+    task: the task whose images and noise define the class means (training images).
+    kind: ``'centres'`` (class means ``delay`` steps after the stimulus) or
+      ``'slow_points'`` (slow points found from ``previous`` targets, else the class means).
+    step_fn: ``slowpoints.step_fn_for_model(model)`` (reused: its compiled search is cached).
+    previous: packed ``[C, S]`` warm start for the slow-point search.
+    delay, trials_per_class, seed: the class means.
+    max_iters, tol: the slow-point search.
+
+  Returns:
+    ``(states [C, S], inputs [C, input_dim], speeds [C])`` as numpy arrays.
+  """
+  inputs = np.tile(task.mean_input().numpy()[None], [task.num_classes, 1])
+  if kind == 'centres' or previous is None:
+    states = procedures.class_mean_states(model, task, delay=delay,
+                                          trials_per_class=trials_per_class,
+                                          seed=seed).states
+  else:
+    states = np.asarray(previous, np.float32)
+  if kind == 'slow_points':
+    step_fn = step_fn or slowpoints.step_fn_for_model(model)
+    result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), tol=tol,
+                                         max_iters=max_iters, clip=step_fn.state_bounds)
+    states = result.points
+  speeds = model.speed(tf.constant(states), tf.constant(inputs)).numpy()
+  return states.astype(np.float32), inputs.astype(np.float32), speeds
+
+
+def _targets_path(workdir, step):
+  return os.path.join(workdir, 'targets', f'step{int(step)}.npz')
+
+
+def _load_targets(workdir, step):
+  path = _targets_path(workdir, step)
+  if not os.path.exists(path):
+    return None
+  with np.load(path) as d:
+    return d['states'], d['inputs'], d['speeds']
+
+
+def _latest_targets_before(workdir, step):
+  """The targets saved at the latest refresh <= ``step`` (warm start), else None."""
+  folder = os.path.join(workdir, 'targets')
+  if not os.path.isdir(folder):
+    return None
+  steps = sorted(int(m.group(1)) for f in os.listdir(folder)
+                 if (m := re.fullmatch(r'step(\d+)\.npz', f)) and int(m.group(1)) <= step)
+  return _load_targets(workdir, steps[-1]) if steps else None
+
+
+def _save_targets(workdir, step, states, inputs, speeds):
+  os.makedirs(os.path.join(workdir, 'targets'), exist_ok=True)
+  path = _targets_path(workdir, step)
+  np.savez(path + '.tmp.npz', states=states, inputs=inputs, speeds=speeds)
+  os.replace(path + '.tmp.npz', path)
+
+
+# --- the run -------------------------------------------------------------------------------
+def _read_json(path):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _speeds_summary(table):
+  speeds = np.array([r['speed'] for r in table], np.float64)
+  return {'per_class': speeds.tolist(), 'median': float(np.median(speeds)),
+          'mean': float(np.mean(speeds)),
+          'geometric_mean': float(np.exp(np.mean(np.log(np.maximum(speeds, 1e-30))))),
+          'readout_correct': int(sum(r['readout_class'] == r['class'] for r in table))}
+
+
+def _at_delays(curve, delays):
+  if curve is None:
+    return None
+  lookup = dict(zip(curve['delays'], curve['accuracy']))
+  return {str(d): lookup.get(d) for d in delays}
+
+
+def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None, steps=None,
+               refresh_every=None, learning_rate=None, data_dir=None, **config_kwargs):
+  """Continues ``source_workdir`` with the speed penalty into ``out_workdir`` (resumable).
+
+  Args:
+    source_workdir: a trained run (read only).
+    out_workdir: the new run directory (must differ from the source).
+    targets, penalty, steps, refresh_every, learning_rate, **config_kwargs: see
+      ``regularize_config``.
+    data_dir: dataset directory (else the config's / ``$MEMRNN_DATA_DIR``).
+
+  Returns:
+    The summary dict written to ``<out>/analysis/regularization.json``.
+
+  Raises:
+    ValueError / FileNotFoundError / CheckpointMismatchError: bad arguments or workdirs.
+  """
+  if os.path.abspath(out_workdir) == os.path.abspath(source_workdir):
+    raise errors.CheckpointMismatchError(
+        f'--out={out_workdir} is the trained run itself: regularisation writes a new workdir')
+  summary_path = os.path.join(out_workdir, 'analysis', 'regularization.json')
+  source_config = workdir_lib.load_config(source_workdir)
+  config = regularize_config(source_config, source_workdir, targets, penalty, steps,
+                             refresh_every, learning_rate, **config_kwargs)
+  r = config.regularize
+  perf.configure_threads(config)
+  if config.get('deterministic', False):
+    tf.config.experimental.enable_op_determinism()
+  exp = experiment.build_experiment(config, data_dir)
+  model = exp.model
+  manager, writer = loop.open_workdir(config, out_workdir, model)
+  if manager.latest_checkpoint is None:
+    workdir_lib.restore_model(model, r.source_checkpoint, model.optimizer)
+    logging.info('Continuing %s from step %d', r.source_checkpoint, r.source_step)
+  step = int(model.optimizer.iterations.numpy())
+  times = _read_json(os.path.join(out_workdir, 'timing.json')) or {
+      'train_seconds': 0.0, 'refresh_seconds': 0.0, 'refreshes': 0, 'before_seconds': 0.0}
+
+  before_path = os.path.join(out_workdir, 'analysis', 'before.json')
+  os.makedirs(os.path.dirname(before_path), exist_ok=True)
+  before = _read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
+  if before is None:
+    start = time.perf_counter()
+    result, table = procedures.find_class_slow_points(source_workdir, data_dir=data_dir,
+                                                      write=False)
+    np.savez(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
+             points=result.points, speeds=result.speeds)
+    source_curve = _read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
+    if source_curve is None or not set(r.delays) <= set(source_curve['delays']):
+      source_curve = _source_curve(source_workdir, config, r, data_dir)
+    before = {'eval': _read_json(os.path.join(source_workdir, 'eval.json')),
+              'slow_point_speeds': _speeds_summary(table), 'slow_points': table,
+              'extrapolation': source_curve}
+    workdir_lib.write_json_atomic(before_path, before)
+    times['before_seconds'] = time.perf_counter() - start
+
+  end = int(config.num_steps)
+  penalised = config.speed_penalty > 0
+  step_fn = slowpoints.step_fn_for_model(model) if penalised else None
+  chunk = None
+  while step < end:
+    every = r.refresh_every or r.steps
+    stop = min(end, r.source_step + (((step - r.source_step) // every) + 1) * every)
+    if penalised and (r.refresh_every or step == r.source_step or not model.has_speed_targets):
+      saved = _load_targets(out_workdir, step) if r.refresh_every else (
+          _latest_targets_before(out_workdir, step))
+      if saved is None:
+        start = time.perf_counter()
+        previous = _latest_targets_before(out_workdir, step)
+        previous = _before_points(out_workdir) if previous is None else previous[0]
+        saved = compute_targets(
+            model, exp.train_task, r.targets, step_fn=step_fn, previous=previous,
+            delay=r.delay,
+            trials_per_class=r.trials_per_class, seed=step, max_iters=r.refresh_max_iters)
+        _save_targets(out_workdir, step, *saved)
+        times['refresh_seconds'] += time.perf_counter() - start
+        times['refreshes'] += 1
+        logging.info('Step %d: %s targets refreshed, speeds %s', step, r.targets,
+                     np.array2string(saved[2], precision=3))
+      model.set_speed_targets(saved[0], saved[1])
+    if chunk is None:
+      chunk = loop.make_train_chunk(exp)
+    seg = ml_collections.ConfigDict(config.to_dict())
+    seg.num_steps = stop
+    step, seconds = loop.training_loop(model, chunk, seg, manager, writer)
+    times['train_seconds'] += seconds
+    workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
+
+  summary = _read_json(summary_path)
+  if summary is not None:
+    return summary
+  start = time.perf_counter()
+  table = evaluation.evaluate_experiment(exp)
+  workdir_lib.write_json_atomic(os.path.join(out_workdir, 'eval.json'), {'step': step, **table})
+  curve = extrapolation.extrapolate_workdir(out_workdir, r.delays, r.extrapolation_trials,
+                                            data_dir=data_dir)
+  _, sp_table = procedures.find_class_slow_points(out_workdir, data_dir=data_dir)
+  times['final_analysis_seconds'] = time.perf_counter() - start
+  workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
+  summary = {
+      'source': r.source, 'targets': r.targets if penalised else 'none',
+      'arm': r.targets if penalised else 'control', 'penalty': r.penalty,
+      'speed_penalty': config.speed_penalty, 'steps': r.steps,
+      'refresh_every': r.refresh_every, 'learning_rate': config.learning_rate,
+      'nominal': {'before': _nominal(before['eval']), 'after': _nominal(table)},
+      'slow_point_speeds': {'before': before['slow_point_speeds'],
+                            'after': _speeds_summary(sp_table)},
+      'accuracy_at': {'before': _at_delays(before['extrapolation'], REPORT_DELAYS),
+                      'after': _at_delays(curve, REPORT_DELAYS)},
+      'extrapolation': {'before': _curve(before['extrapolation']), 'after': _curve(curve)},
+      'timing': times,
+  }
+  workdir_lib.write_json_atomic(summary_path, summary)
+  return summary
+
+
+def _sibling_before(out_workdir, checkpoint):
+  """The 'before' analysis of another arm of the same source checkpoint placed next to
+  ``out_workdir`` (copied, so arms of one network compute it once), else None."""
+  parent = os.path.dirname(os.path.abspath(out_workdir))
+  for name in sorted(os.listdir(parent)):
+    folder = os.path.join(parent, name, 'analysis')
+    config = _read_json(os.path.join(parent, name, 'config.json')) or {}
+    before = _read_json(os.path.join(folder, 'before.json'))
+    points = os.path.join(folder, 'before_slowpoints.npz')
+    if (before and os.path.exists(points) and
+        config.get('regularize', {}).get('source_checkpoint') == checkpoint):
+      target = os.path.join(out_workdir, 'analysis')
+      shutil.copy(points, target)
+      workdir_lib.write_json_atomic(os.path.join(target, 'before.json'), before)
+      logging.info('Using the before-regularisation analysis of %s', folder)
+      return before
+  return None
+
+
+def _before_points(workdir):
+  """Slow points of the source network (the first warm start of the search)."""
+  with np.load(os.path.join(workdir, 'analysis', 'before_slowpoints.npz')) as d:
+    return d['points']
+
+
+def _source_curve(source_workdir, config, r, data_dir):
+  """The source's delay curve, computed without writing into its workdir."""
+  model, path = workdir_lib.load_trained_model(source_workdir)
+  task = workdir_lib.make_task(config, 'test', data_dir)
+  curve = extrapolation.delay_curve(model, task, r.delays, num_trials=r.extrapolation_trials,
+                                    jit_compile=bool(config.perf.jit_compile))
+  return {'checkpoint': path, 'delays': curve['delays'].tolist(),
+          'accuracy': curve['accuracy'].tolist()}
+
+
+def _nominal(table):
+  if not table:
+    return None
+  return {split: table[split]['digit_accuracy'] for split in ('train', 'test') if split in table}
+
+
+def _curve(curve):
+  return None if curve is None else {'delays': curve['delays'], 'accuracy': curve['accuracy']}
+
+
+def format_summary(summary):
+  """A few lines of text: nominal accuracy, accuracy at long delays, slow-point speeds, time."""
+  n, a, s, t = (summary['nominal'], summary['accuracy_at'], summary['slow_point_speeds'],
+                summary['timing'])
+  lines = [f'arm {summary["arm"]} (penalty {summary["penalty"]:g}, {summary["steps"]} steps)',
+           f'{"":>8} {"test":>7} ' + ' '.join(f'{"d=" + d:>7}' for d in a['after'])]
+  for when in ('before', 'after'):
+    test = (n[when] or {}).get('test')
+    acc = ' '.join(f'{v:7.4f}' if v is not None else f'{"-":>7}'
+                   for v in (a[when] or {}).values())
+    lines.append(f'{when:>8} {test if test is None else f"{test:7.4f}"} {acc}   slow-point '
+                 f'speed median {s[when]["median"]:.3g} (readout ok '
+                 f'{s[when]["readout_correct"]}/{len(s[when]["per_class"])})')
+  lines.append(f'time: train {t["train_seconds"]:.1f} s, refresh {t["refresh_seconds"]:.1f} s '
+               f'({t["refreshes"]} refreshes), analysis {t.get("final_analysis_seconds", 0):.1f} s')
+  return '\n'.join(lines)

@@ -1,0 +1,72 @@
+"""Delayed template matching (supplement A): trials, config, model and its analysis."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from configs import template_matching
+from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.data import tasks
+from memrnn_tf.training import experiment
+
+MEAN, STD = 0.1307, 0.30816
+
+
+@pytest.fixture(scope='module')
+def arrays(mnist_arrays):
+  return mnist_arrays['x_train'][:2000], mnist_arrays['y_train'][:2000]
+
+
+def test_trials(arrays):
+  images, labels = arrays
+  task = tasks.DelayedTemplateMatching(images, labels, MEAN, STD)
+  b = {k: v.numpy() for k, v in task.sample(tf.constant([3, 4]), 2000).items()}
+  n = 2000
+  rows = np.arange(n)
+  ts, ta = b['stim_time'], b['report_time']
+  assert task.num_outputs == 3 and b['inputs'].shape == (n, 20, 785)
+  assert np.all(ta - ts >= 4) and ta.max() < 20
+  # Answer at t_a: 1 = same class, 2 = different; null elsewhere.
+  np.testing.assert_array_equal(b['same'], b['labels'] == b['second_labels'])
+  np.testing.assert_array_equal(b['targets'][rows, ta], np.where(b['same'], 1, 2))
+  assert b['targets'].sum() == b['targets'][rows, ta].sum()
+  assert abs(b['same'].mean() - 0.5) < 0.04  # equal probability (binomial sd 0.011)
+  # "Different" draws every other class equally often (10 classes, 9 others).
+  offsets = (b['second_labels'] - b['labels'])[~b['same']] % 10
+  assert offsets.min() >= 1 and np.bincount(offsets, minlength=10)[1:].min() > 60
+  # Clean images at both stimuli, of their classes; no trigger.
+  flat = images.reshape(len(images), -1) / 255.0
+  for i in range(5):
+    for t, label in ((ts[i], b['labels'][i]), (ta[i], b['second_labels'][i])):
+      frame = b['inputs'][i, t, :-1]
+      match = np.flatnonzero(np.abs(flat - frame).max(1) < 1e-6)
+      assert match.size and labels[match[0]] == label
+  assert not b['inputs'][..., -1].any()
+  # Same timing, noise and weights as the classification task with the same seed.
+  c = {k: v.numpy() for k, v in tasks.DelayedClassification(images, labels, MEAN, STD).sample(
+      tf.constant([3, 4]), n).items()}
+  np.testing.assert_array_equal(c['stim_time'], ts)
+  np.testing.assert_array_equal(c['weights'], b['weights'])
+
+
+def test_curriculum_classes_and_factory(arrays):
+  task = tasks.DelayedTemplateMatching(*arrays, MEAN, STD, class_order=[3, 1, 4, 0, 5, 9, 2,
+                                                                          6, 7, 8])
+  b = task.sample(tf.constant([0, 1]), 500, num_active=2)
+  assert set(b['labels'].numpy()) | set(b['second_labels'].numpy()) == {1, 3}
+  assert tasks.num_outputs('template_matching', 10) == 3
+  assert tasks.num_outputs('classification', 10) == 11
+  with pytest.raises(ValueError, match='unknown task_kind'):
+    tasks.task_class('match')
+
+
+def test_config_builds_three_output_model(data_dir):
+  config = template_matching.get_config('smoke')
+  assert config.curriculum == 'naive' and config.task_kind == 'template_matching'
+  exp = experiment.build_experiment(config, data_dir)
+  assert isinstance(exp.train_task, tasks.DelayedTemplateMatching)
+  assert workdir_lib.model_from_config(config).num_outputs == exp.model.num_outputs == 3
+  logs = exp.model.test_step(exp.test_task.sample(tf.constant([0, 0]), 8))
+  assert 0.0 <= float(logs['digit_accuracy']) <= 1.0
+  with pytest.raises(ValueError, match='unknown variant'):
+    template_matching.get_config('big')
