@@ -1,12 +1,15 @@
 """Second-order slow-point refinement: batched Levenberg-Marquardt and per-point status.
 
-The residual of the one-step map ``F`` in the analysis coordinates ``xi``,
+The residual of the one-step map ``F`` in the packed state ``x`` (``[N, d]``),
 
-  r(x) = xi(F(x, I)) - xi(x),     S(x) = ||r(x)||^2 (the speed),
+  r(x) = F(x, I) - x,
 
-is a function of the packed state ``x`` (``[N, d]``). ``refine`` runs a damped Gauss-Newton
+has the fixed points as roots; it equals ``xi(F(x)) - xi(x)``, whose squared norm is the
+paper's speed S, except for LSTM (``xi = [h, tanh c]``), where the packed residual avoids
+the degenerate chart at saturated ``tanh c`` and ``slow_point`` refers to minima of
+``||F(x) - x||^2`` (the reported speeds are S in xi). ``refine`` runs a damped Gauss-Newton
 (Levenberg-Marquardt) iteration on every point at once: with ``J = dr/dx`` from one
-batched Jacobian (``[N, d, d]``; for GRU and SimpleRNN ``J = dF/dx - I``) it solves
+batched Jacobian (``[N, d, d]``, ``J = dF/dx - I``) it solves
 ``(J^T J + mu I) dx = -J^T r`` per point (batched Cholesky), accepts the step where the
 speed falls, and adapts the damping ``mu`` per point (after Nielsen: shrink by up to 10x
 after a good step, grow by a doubling factor after a rejected one). Near a fixed point
@@ -75,8 +78,9 @@ class Tolerances:
 
 
 def _residual_fn(step_fn, constants):
-  to_xi = step_fn.to_xi
-  return lambda x, p: to_xi(step_fn.step(x, p, constants)) - to_xi(x)
+  # In the packed state: the same roots as in xi, and for LSTM no degenerate chart where
+  # tanh(c) saturates (the xi residual's Jacobian vanishes along c there).
+  return lambda x, p: step_fn.step(x, p, constants) - x
 
 
 def _linearise(residual, x, p):
@@ -222,7 +226,8 @@ def make_diagnose(step_fn):
     dx = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite)
     fixed, slow, finite, rnorm = _criteria(x, r, b, dx, diag_max, tol)
     status = tf.where(fixed, FIXED_POINT, tf.where(slow, SLOW_POINT, NOT_CONVERGED))
-    return {'speed': tf.reduce_sum(tf.square(r), -1), 'residual': rnorm,
+    xi_step = step_fn.to_xi(x + r) - step_fn.to_xi(x)  # the paper's S, in xi
+    return {'speed': tf.reduce_sum(tf.square(xi_step), -1), 'residual': rnorm,
             'gradient': tf.norm(b, axis=-1),
             'newton_step': tf.reduce_max(tf.abs(dx), -1), 'status': status, 'jacobian': jac}
 

@@ -28,7 +28,7 @@ Whatever the method, every returned point is then judged by the same rules
 (``newton.STATUS``): ``fixed_point`` (residual at the float floor and the Gauss-Newton step
 negligible), ``slow_point`` (the gradient of S vanishes but S does not: a ghost) or
 ``not_converged``, with S, the residual, the Gauss-Newton step, the last step taken and the
-smallest singular value of the residual's Jacobian (``dF/dx - I`` for GRU and SimpleRNN).
+smallest singular value of ``dF/dx - I`` (packed state).
 ``SlowPoints.from_points`` judges points found elsewhere the same way.
 
 By default (``clip='auto'``) the initial states and every step stay inside the cell's
@@ -727,9 +727,8 @@ class SlowPoints:
     initial_xi: the initial states in xi coordinates ``[N, S]``.
     eigvals: eigenvalues of dF/dx ``[N, S]`` by decreasing modulus, once computed.
     status: ``'fixed_point'``, ``'slow_point'`` or ``'not_converged'`` ``[N]``.
-    residuals: ``||xi(F(x)) - xi(x)||_2 = sqrt(S)`` ``[N]``.
-    gradients: ``||J^T r||_2``, half the gradient of S ``[N]`` (``J`` = the residual's
-      Jacobian w.r.t. the packed state, ``dF/dx - I`` for GRU and SimpleRNN).
+    residuals: ``||F(x) - x||_2`` in the packed state ``[N]`` (``sqrt(S)`` except for LSTM).
+    gradients: ``||J^T r||_2`` with ``r = F(x) - x``, ``J = dF/dx - I`` ``[N]``.
     newton_steps: max-abs Gauss-Newton step at the point ``[N]``: how far the linearised
       residual's root is.
     last_steps: max-abs last step the Levenberg-Marquardt iteration accepted ``[N]`` (NaN
