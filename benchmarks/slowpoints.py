@@ -1,6 +1,10 @@
-r"""Slow-point search speed on a GRU-200: one compiled while loop vs one call per step.
+r"""First-order slow-point search speed on a GRU-200: one compiled while loop vs one call
+per step.
 
   python benchmarks/slowpoints.py [--workdir=runs/mnist_gru_decu_s0] [--sizes=10,1024]
+
+(The refined search against a float64 truth solver and against this per-call loop, on a
+trained flip-flop GRU: ``benchmarks/flipflop_slowpoints.py``.)
 
 For N initial states it times, to the same tolerance and iteration limit:
 
@@ -107,10 +111,10 @@ def main(argv):
                             name='hoisted')
   mean_input = tf.concat([tf.fill([784], MNIST_MEAN), [0.0]], 0)
   peak = perf.matmul_peak()
-  options = sp.SearchOptions(tol=_TOL.value, max_iters=_MAX_ITERS.value)
+  options = sp.SearchOptions(tol=_TOL.value, max_iters=_MAX_ITERS.value, clip=None)
   kwargs = {f: getattr(options, f) for f in ('tol', 'learning_rate', 'lr_grow',
                                              'lr_backoff', 'patience')}
-  kwargs['groups'] = _GROUPS.value
+  kwargs.update(groups=_GROUPS.value, method='adam', dtype='float32', clip=None)
   print(f'model: {source}; tol {options.tol:g}, max_iters {options.max_iters}')
   rows = []  # (variant, N, iterations, seconds, converged, median speed, GFLOP/s, loop seconds)
   for n in [int(s) for s in _SIZES.value]:

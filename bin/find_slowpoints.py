@@ -3,12 +3,15 @@ r"""Finds the class slow points of a trained run (paper section 6) and prints a 
   python bin/find_slowpoints.py --workdir=runs/mnist_gru_decu_s0 [--checkpoint=STEP]
 
 Writes ``<workdir>/analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<STEP>`` with
---checkpoint). Columns: class, speed of its slow point, speed of the class mean it started
-from, iterations, how the search ended ("conv": yes = speed <= --tol; min = stopped
-improving, a local minimum of the speed; no = still improving at --max_iters), class read
-out when the trigger arrives at the slow point, its probability, distance from the class
-mean (xi coordinates), number of unstable modes (|lambda| > 1), the largest |lambda| and
-the slowest time constant in steps (inf when |lambda| >= 1).
+--checkpoint). The default search is the float64 Levenberg-Marquardt refinement from the
+class means (a few seconds for a GRU-200, most of it tracing); ``--method=adam`` is the
+first-order search. Columns: class, status of the point found (``fixed_point``: residual at
+the float floor and the Newton step negligible; ``slow_point``: a local minimum of the speed
+above zero; ``not_converged``), its speed, the speed of the class mean it started from,
+iterations, the smallest singular value of the residual's Jacobian (dF/dx - I), class read
+out when the trigger arrives at the point, its probability, distance from the class mean
+(xi coordinates), number of unstable modes (|lambda| > 1), the largest |lambda| and the
+slowest time constant in steps (inf when |lambda| >= 1).
 """
 
 from absl import app
@@ -20,9 +23,14 @@ from memrnn_tf.analysis import procedures
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+_METHOD = flags.DEFINE_enum('method', 'newton', ['newton', 'adam', 'adam+newton'],
+                            'Search: Levenberg-Marquardt, first-order, or both in turn.')
+_NEWTON_ITERS = flags.DEFINE_integer('newton_iters', 200, 'Levenberg-Marquardt iteration limit.')
+_DTYPE = flags.DEFINE_enum('dtype', 'float64', ['float32', 'float64'],
+                           'Precision of the refinement and of the status.')
 _MAX_ITERS = flags.DEFINE_integer('max_iters', 200_000,
-                                  'Iteration limit of the search (~8 s for a GRU-200).')
-_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which a point counts as converged.')
+                                  'First-order iteration limit (--method=adam...).')
+_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which the first-order search stops.')
 _TRIALS = flags.DEFINE_integer('trials_per_class', 100, 'Trials per class for the means.')
 _DELAY = flags.DEFINE_integer('delay', 15, 'Steps after the stimulus for the class means.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.')
@@ -33,8 +41,9 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   _, table = cli.run_or_exit(
       procedures.find_class_slow_points, _WORKDIR.value, _CHECKPOINT.value, _DATA_DIR.value,
-      delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value, tol=_TOL.value,
-      max_iters=_MAX_ITERS.value)
+      delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value,
+      method=_METHOD.value, newton_iters=_NEWTON_ITERS.value, dtype=_DTYPE.value,
+      tol=_TOL.value, max_iters=_MAX_ITERS.value)
   print(procedures.format_class_table(table))
 
 

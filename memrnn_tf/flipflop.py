@@ -252,8 +252,9 @@ def find_fixed_points(model, initial_states, tol=1e-12, max_iters=20_000, learni
   Args:
     model: ``FlipFlopRNN`` (its cell is the map searched).
     initial_states: ``[M, N]``.
-    tol: speed ``||F(S) - S||^2`` below which a point counts as a fixed point.
-    max_iters, learning_rate, patience: of ``slowpoints.find_slow_points``.
+    tol, max_iters, learning_rate, patience: of ``slowpoints.find_slow_points``'s
+      first-order phase, unused by its default Levenberg-Marquardt search; a point counts
+      as a fixed point when that search's status says so (residual at the float64 floor).
     unique_tol: points closer than this are merged (the slowest kept).
 
   Returns:

@@ -52,17 +52,22 @@ def test_contracting_linear_rnn_has_one_stable_point(stock):
   assert len(result.unique(1e-3)) == 1
 
 
-def test_two_unit_tanh_network_attractors_and_saddles():
+@pytest.mark.parametrize('method', ['newton', 'adam'])
+def test_two_unit_tanh_network_attractors_and_saddles(method):
   """h' = tanh(2h) per unit: stable corners (+-x*, +-x*), saddles (+-x*, 0) and
   (0, +-x*) with one unstable mode, and the origin with two."""
   a = 2.0
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, 2))
   grid = np.linspace(-1.0, 1.0, 9, dtype=np.float32)  # contains 0: the axes are invariant
   x0 = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
-  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13)
+  # Adam works in float32, so its points are judged at the float32 floor.
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13,
+                               method=method,
+                               dtype='float64' if method == 'newton' else 'float32')
   assert result.converged.all()
+  assert (result.status == 'fixed_point').all()
   unique = result.unique(1e-3)
-  assert len(unique) == 9
+  assert len(unique) == 9 and unique.multiplicity.sum() == 81
   x_star = _tanh_fixed_point(a)
   expected = {(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)}
   found = {tuple(np.round(p / x_star).astype(int)) for p in unique.points}
@@ -79,11 +84,18 @@ def test_two_unit_tanh_network_attractors_and_saddles():
   for point, values in zip(unique.points, ev):
     want = np.sort([a if abs(c) < 1e-3 else stable for c in point])
     np.testing.assert_allclose(values, want, atol=1e-4)
+  # |J - I| = |a (1 - x^2) - 1| per coordinate: its smallest singular value.
+  np.testing.assert_allclose(
+      unique.sigma_min, np.min(np.abs(a * (1 - unique.points ** 2) - 1), axis=1), rtol=1e-5)
   # The grid point (0, 0) starts on a fixed point: frozen at iteration 0, others went on.
   origin = np.flatnonzero(np.all(x0 == 0, axis=1))[0]
   assert result.iterations[origin] == 0
-  assert result.iterations.max() > 10
-  assert result.info['loop_iterations'] == result.iterations.max() + 1  # + the check
+  if method == 'newton':  # quadratic convergence, judged in float64
+    assert 0 < result.iterations.max() <= 10
+    assert np.all(result.residuals < 1e-13) and unique.points.dtype == np.float64
+  else:
+    assert result.iterations.max() > 10
+    assert result.info['loop_iterations'] == result.iterations.max() + 1  # + the check
 
 
 def test_groups_run_the_same_search():
@@ -91,8 +103,10 @@ def test_groups_run_the_same_search():
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
   x0 = np.random.default_rng(1).uniform(-1, 1, (11, 2)).astype(np.float32)
   x0[4] = 0.0  # frozen at iteration 0 in its group
-  one = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=1)
-  four = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=4)
+  one = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=1,
+                            method='adam')
+  four = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=4,
+                             method='adam')
   assert (one.info['groups'], four.info['groups']) == (1, 4)
   np.testing.assert_allclose(four.points, one.points, atol=1e-6)
   np.testing.assert_array_equal(four.iterations, one.iterations)
@@ -100,16 +114,20 @@ def test_groups_run_the_same_search():
   assert four.info['loop_iterations'] == one.info['loop_iterations']
   assert sp.default_groups(10) == 1 and sp.default_groups(1024) in (1, 4)
   with pytest.raises(ValueError, match='groups'):
-    sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), groups=0)
+    sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), groups=0, method='adam')
 
 
-def test_stalled_points_are_frozen_and_not_converged():
-  # F(x) = x + 0.1 has no fixed point: the speed stays 0.01 * S, the point stalls.
-  result = sp.find_slow_points(lambda s, i: s + 0.1 + 0.0 * i, np.zeros((2, 3), np.float32),
-                               np.zeros(1, np.float32), patience=40, max_iters=1000)
+@pytest.mark.parametrize('method', ['adam', 'newton'])
+def test_stalled_points_are_frozen_and_not_converged(method):
+  # F(x) = x + 0.1 has no fixed point: the speed stays 0.01 * S everywhere, so every
+  # point is a (degenerate) minimum of S with a zero gradient: a slow point.
+  result = sp.find_slow_points(lambda s, i: s + 0.1 + 0.0 * i[:, :1],
+                               np.zeros((2, 3), np.float32), np.zeros(1, np.float32),
+                               patience=40, max_iters=1000, method=method)
   assert not result.converged.any()
-  np.testing.assert_array_equal(result.iterations, 40)
-  np.testing.assert_allclose(result.speeds, 0.03, rtol=1e-4)
+  np.testing.assert_array_equal(result.iterations, 40 if method == 'adam' else 0)
+  np.testing.assert_allclose(result.speeds, 0.03, rtol=1e-6)
+  assert (result.status == 'slow_point').all()
 
 
 def _random_cell(kind, units, input_dim, stock, seed=0, scale=0.4):
@@ -139,7 +157,7 @@ def test_all_cells_stock_and_ours_agree(kind):
     r = sp.find_slow_points(step_fn, x0, inputs, tol=1e-12, clip=step_fn.state_bounds)
     assert r.converged.all(), r.speeds
     # The points are fixed points of the cell object itself.
-    nxt = step_fn(tf.constant(r.points), tf.constant(inputs)).numpy()
+    nxt = step_fn(tf.constant(r.points, tf.float32), tf.constant(inputs)).numpy()
     np.testing.assert_allclose(step_fn.to_xi(nxt), r.xi, atol=2e-5)
     results.append(r)
   np.testing.assert_allclose(results[0].points, results[1].points, atol=1e-4)
@@ -247,20 +265,23 @@ def test_find_slowpoints_binary(tmp_path, data_dir):
   env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
   proc = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'), f'--workdir={workdir}',
-       '--max_iters=3000', '--trials_per_class=4'],
+       '--newton_iters=50', '--trials_per_class=4'],
       env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = proc.stdout.strip().splitlines()
-  assert lines[0].split()[:3] == ['class', 'speed', 'mean']
-  assert len(lines) == 12 and 'slow points' in lines[-1]
+  assert lines[0].split()[:4] == ['class', 'status', 'speed', 'mean']
+  assert len(lines) == 12 and 'fixed points' in lines[-1]
   loaded = sp.SlowPoints.load(os.path.join(workdir, 'analysis', 'slowpoints'))
   assert len(loaded) == 10 and loaded.eigvals is not None
   assert np.all(loaded.speeds <= loaded.initial_speeds)
   summary = json.loads(open(os.path.join(workdir, 'analysis', 'slowpoints.json')).read())
   assert [r['class'] for r in summary['classes']] == list(range(10))
-  for r in summary['classes']:  # how each search ended, consistent with its iterations
-    assert r['stopped'] == ('converged' if r['converged'] else
-                            'stalled' if r['iterations'] < 3000 else 'max_iters')
+  for r, line in zip(summary['classes'], lines[1:]):  # the status, printed
+    assert r['status'] in ('fixed_point', 'slow_point', 'not_converged')
+    assert line.split()[1] == r['status']
+    assert r['status'] != 'fixed_point' or r['residual'] < 1e-12
+  assert summary['status'] == {k: sum(r['status'] == k for r in summary['classes'])
+                               for k in ('fixed_point', 'slow_point', 'not_converged')}
   assert summary['info']['step'] == 24
 
 
@@ -302,3 +323,171 @@ def test_lstm_eigenvalues_finite_where_tanh_c_saturates():
   # Non-finite eigenvalues count as unknown (-1), never as "stable".
   result.eigvals = np.array([[np.nan] * 6, [0.5] * 6], np.complex128)
   np.testing.assert_array_equal(result.n_unstable(), [-1, 0])
+
+
+# --- status, known answers, arguments --------------------------------------------------------
+def _ghost_map(a):
+  """x0' = x0 + a + x0^2, x1' = 0.5 x1: for a > 0 a saddle-node ghost at the origin
+  (S = a^2 there, its minimum; no fixed point), for a < 0 fixed points (+-sqrt(-a), 0)."""
+  return lambda s, i: tf.concat([s[:, :1] + a + s[:, :1] ** 2, 0.5 * s[:, 1:]], 1) + 0 * i
+
+
+def test_ghost_is_a_slow_point_and_its_fixed_points_are_not():
+  x0 = np.random.default_rng(0).uniform(-0.5, 0.5, (6, 2)).astype(np.float32)
+  ghost = sp.find_slow_points(_ghost_map(1e-3), x0, np.zeros(1, np.float32))
+  assert (ghost.status == 'slow_point').all(), ghost.status
+  np.testing.assert_allclose(ghost.points, 0.0, atol=1e-6)
+  np.testing.assert_allclose(ghost.speeds, 1e-6, rtol=1e-6)  # S = a^2, not 0
+  assert np.all(ghost.sigma_min < 1e-5)  # J = diag(2 x0, -0.5) is singular there
+  unique = ghost.unique(1e-4)
+  assert len(unique) == 1 and unique.multiplicity.tolist() == [6]
+  fixed = sp.find_slow_points(_ghost_map(-1e-3), x0, np.zeros(1, np.float32))
+  assert (fixed.status == 'fixed_point').all(), fixed.status
+  np.testing.assert_allclose(np.abs(fixed.points[:, 0]), np.sqrt(1e-3), rtol=1e-12)
+  np.testing.assert_allclose(fixed.sigma_min, 2 * np.sqrt(1e-3), rtol=1e-9)
+
+
+def _marginal_gru(units=6, seed=3):
+  """Keras GRU cell (reset_after) whose update gate is pinned at z = sigmoid(7) = 0.99909
+  and reset gate at r ~ 1: the fixed points are those of h = tanh(W h + b) with W
+  symmetric (three expanding directions), but every eigenvalue of dF/dh is
+  z + (1 - z) lambda_c, within 2e-3 of 1: a near-marginal multi-attractor network."""
+  rng = np.random.default_rng(seed)
+  q, _ = np.linalg.qr(rng.normal(size=(units, units)))
+  w = q @ np.diag([2.0, 1.8, 1.6, 0.5, 0.4, 0.3][:units]) @ q.T
+  cell = keras.layers.GRUCell(units)
+  cell.build((None, 1))
+  recurrent = np.concatenate([np.zeros((units, 2 * units)), w], 1)
+  bias = np.zeros((2, 3 * units))
+  bias[0, :units], bias[0, units:2 * units] = 7.0, 10.0
+  bias[0, 2 * units:] = 0.05 * rng.normal(size=units)
+  cell.set_weights([np.zeros((1, 3 * units), np.float32), recurrent.astype(np.float32),
+                    bias.astype(np.float32)])
+  return cell
+
+
+def _numpy_gru(cell):
+  """Independent float64 copy of the zero-input map of a Keras GRU cell (reset_after)."""
+  _, rec, bias = (np.asarray(w, np.float64) for w in cell.get_weights())
+  sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+
+  def f(h):
+    x_z, x_r, x_h = np.split(bias[0], 3)
+    r_z, r_r, r_h = np.split(h @ rec + bias[1], 3)
+    z, r = sig(x_z + r_z), sig(x_r + r_r)
+    return z * h + (1 - z) * np.tanh(x_h + r * r_h)
+
+  return f
+
+
+def _truth_fixed_points(f, x0, tol=1e-6):
+  """scipy's MINPACK Levenberg-Marquardt on f(x) - x in float64 from every start;
+  deduplicated roots and their unstable counts (finite-difference Jacobian)."""
+  from scipy import optimize  # pylint: disable=g-import-not-at-top
+  roots = []
+  for start in np.asarray(x0, np.float64):
+    sol = optimize.root(lambda x: f(x) - x, start, method='lm',
+                        options={'xtol': 1e-15, 'ftol': 1e-15})
+    if np.max(np.abs(f(sol.x) - sol.x)) < 1e-12 and not any(
+        np.max(np.abs(sol.x - r)) < tol for r in roots):
+      roots.append(sol.x)
+  roots = np.array(roots)
+  eye = np.eye(roots.shape[1])
+  unstable = [np.sum(np.abs(np.linalg.eigvals(np.stack(
+      [(f(r + 1e-6 * e) - f(r - 1e-6 * e)) / 2e-6 for e in eye], 1))) > 1) for r in roots]
+  return roots, np.array(unstable)
+
+
+def test_marginal_gru_known_answer():
+  """Fixed points of a near-marginal GRU against an independent float64 scipy solver run
+  from the same starting states: every point the finder calls a fixed point is a root of
+  the numpy map (residual < 1e-12), and the truth's roots are found within 1e-4 (max-abs)
+  with the same number of unstable modes. The two Levenberg-Marquardt variants do not
+  always reach the same root from the same start (their basins differ near saddles), so
+  a few truth roots may be missed here while the finder reaches others scipy missed."""
+  cell = _marginal_gru()
+  step_fn = sp.step_fn_for_cell(cell)
+  f = _numpy_gru(cell)
+  x0 = np.random.default_rng(1).uniform(-1, 1, (48, 6)).astype(np.float32)
+  truth, truth_unstable = _truth_fixed_points(f, x0)
+  assert len(truth) >= 8 and set(truth_unstable) >= {0, 1}  # attractors and saddles
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32))
+  assert (result.status != 'not_converged').all()
+  found = result.subset(result.status == 'fixed_point').unique(1e-6)
+  for point in found.points:
+    assert np.max(np.abs(f(point) - point)) < 1e-12
+  n_unstable = found.n_unstable(step_fn)
+  assert np.max(np.abs(found.eigenvalues())[:, 0]) > 0.998  # near-marginal modes ...
+  assert np.min(found.sigma_min) < 2e-3  # ... and a nearly singular J - I
+  matched = 0
+  for root, unstable in zip(truth, truth_unstable):
+    dist = np.max(np.abs(found.points - root), axis=1)
+    j = int(np.argmin(dist))
+    matched += int(dist[j] < 1e-4 and n_unstable[j] == unstable)
+  assert matched >= 0.75 * len(truth) and len(found) >= len(truth) - 3, (matched, len(truth))
+
+
+def test_from_points_judges_given_points():
+  a = 2.0
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, 2))
+  x_star = _tanh_fixed_point(a)
+  points = np.array([[x_star, 0.0], [x_star, x_star], [0.5, 0.5]])
+  result = sp.SlowPoints.from_points(step_fn, points, np.zeros(1, np.float32))
+  assert result.status.tolist() == ['fixed_point', 'fixed_point', 'not_converged']
+  assert result.converged.tolist() == [True, True, False]
+  np.testing.assert_allclose(result.residuals[2], np.sqrt(2) * (np.tanh(1.0) - 0.5),
+                             rtol=1e-12)
+  np.testing.assert_allclose(result.sigma_min[:2], 1 - a * (1 - x_star ** 2), rtol=1e-6)
+  np.testing.assert_allclose(result.n_unstable(step_fn), [1, 0, 0])
+  np.testing.assert_array_equal(result.iterations, 0)
+
+
+def test_unique_merges_by_max_abs_keeps_slowest_and_counts():
+  xi = np.array([[0.0, 0.0], [0.0009, -0.0009], [0.0, 0.0011], [1.0, 1.0], [np.nan, 0]])
+  speeds = np.array([3.0, 1.0, 2.0, 5.0, 0.0])
+  points = sp.SlowPoints(points=xi, xi=xi, speeds=speeds, initial_states=xi,
+                         inputs=np.zeros((5, 1)), iterations=np.zeros(5, int),
+                         converged=np.zeros(5, bool))
+  unique, index = points.unique(1e-3, return_index=True)
+  # Slowest first: 1 keeps 0 (max-abs 9e-4; Euclidean would be 1.3e-3); 2 is 2e-3 from 1.
+  assert index.tolist() == [1, 2, 3] and unique.multiplicity.tolist() == [2, 1, 1]
+  again = unique.unique(2.0)
+  assert again.multiplicity.tolist() == [4] and len(again) == 1
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(initial_states=np.zeros((4, 3))), 'initial_states have width 3'),
+    (dict(inputs=np.zeros(2)), 'inputs have width 2'),
+    (dict(initial_states=np.zeros((0, 2))), 'empty batch'),
+    (dict(max_iters=0, method='adam'), 'max_iters must be an integer >= 1'),
+    (dict(newton_iters=0), 'newton_iters must be an integer >= 1'),
+    (dict(tol=-1e-8), 'tol must be >= 0'),
+    (dict(method='sgd'), 'method must be one of'),
+    (dict(dtype='float16'), 'dtype must be'),
+    (dict(clip='reachable'), "clip must be 'auto'"),
+])
+def test_bad_arguments_fail_with_one_line(kwargs, message):
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
+  args = dict(initial_states=np.zeros((4, 2)), inputs=np.zeros(1))
+  args.update(kwargs)
+  with pytest.raises(ValueError, match=message) as error:
+    sp.find_slow_points(step_fn, args.pop('initial_states'), args.pop('inputs'), **args)
+  assert '\n' not in str(error.value) and len(str(error.value)) < 300
+
+
+def test_plain_callable_of_wrong_width_fails_with_one_line():
+  w = tf.constant(np.eye(3, dtype=np.float32))
+  with pytest.raises(ValueError, match=r'failed on a state \[1, 2\]') as error:
+    sp.find_slow_points(lambda s, i: tf.tanh(s @ w) + 0 * i, np.zeros((4, 2), np.float32),
+                        np.zeros(1, np.float32), dtype='float32')
+  assert '\n' not in str(error.value) and len(str(error.value)) < 400
+
+
+def test_default_keeps_states_inside_the_reachable_region():
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
+  x0 = np.array([[3.0, -5.0], [0.2, 0.1]], np.float32)
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), method='adam',
+                               max_iters=50)
+  np.testing.assert_array_equal(result.initial_states[0], [1.0, -1.0])
+  assert np.all(np.abs(result.points) <= 1.0)
+  assert result.info['clip'] == [1.0, 1.0]

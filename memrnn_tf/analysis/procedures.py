@@ -166,8 +166,8 @@ def _step_of(path):
 
 
 def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
-                           trials_per_class=100, split='test', seed=0, tol=1e-8,
-                           max_iters=200_000, clip='auto', write=True, **search_kwargs):
+                           trials_per_class=100, split='test', seed=0, method='newton',
+                           clip='auto', write=True, **search_kwargs):
   """The paper's class slow points of a trained run, written under ``workdir/analysis``.
 
   Args:
@@ -178,9 +178,9 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
     trials_per_class: trials per class for the means.
     split: images for the trials (``'test'``: held out).
     seed: integer seed of the trials.
-    tol, max_iters, **search_kwargs: passed to ``find_slow_points``.
-    clip: ``'auto'`` (the cell's reachable bounds, ``StepFunction.state_bounds``), a
-      bound, or ``None``.
+    method, clip, **search_kwargs: passed to ``find_slow_points`` (default: the
+      Levenberg-Marquardt refinement in float64 from the class means, inside the cell's
+      reachable region).
     write: write ``analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<N>`` when
       ``checkpoint`` is given).
 
@@ -193,12 +193,8 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,
                             seed=seed)
-  if isinstance(clip, str):
-    if clip != 'auto':
-      raise ValueError(f"clip must be 'auto', a number or None, got {clip!r}")
-    clip = step_fn.state_bounds
-  result = slowpoints.find_slow_points(step_fn, means.states, task.mean_input(), tol=tol,
-                                       max_iters=max_iters, clip=clip, **search_kwargs)
+  result = slowpoints.find_slow_points(step_fn, means.states, task.mean_input(),
+                                       method=method, clip=clip, **search_kwargs)
   probs = result.readout(trigger_readout_fn(model, task))
   n_unstable = result.n_unstable(step_fn)
   tau = result.time_constants()
@@ -209,8 +205,9 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
     table.append({
         'class': c, 'speed': float(result.speeds[c]),
         'class_mean_speed': float(result.initial_speeds[c]),
-        'iterations': int(result.iterations[c]), 'converged': bool(result.converged[c]),
-        'stopped': _stop_reason(result, c, max_iters),
+        'iterations': int(result.iterations[c]), 'status': str(result.status[c]),
+        'residual': float(result.residuals[c]), 'newton_step': float(result.newton_steps[c]),
+        'sigma_min': float(result.sigma_min[c]),
         'readout_class': report - 1,  # -1: "null"
         'readout_probability': float(probs[c, report]),
         'distance_from_mean': float(distance[c]), 'n_unstable': int(n_unstable[c]),
@@ -233,31 +230,25 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   return result, table
 
 
-def _stop_reason(result, i, max_iters):
-  """Why the search of point ``i`` ended: ``'converged'`` (speed <= tol), ``'stalled'``
-  (stopped improving before ``max_iters``: a local minimum of the speed, a slow point that
-  is not a fixed point) or ``'max_iters'`` (still improving when the budget ran out)."""
-  if result.converged[i]:
-    return 'converged'
-  return 'stalled' if result.iterations[i] < max_iters else 'max_iters'
-
-
 def format_class_table(table):
   """The per-class table as text."""
-  header = (f'{"class":>5} {"speed":>10} {"mean speed":>10} {"iters":>6} {"conv":>5} '
-            f'{"readout":>7} {"p":>5} {"dist":>7} {"unstable":>8} {"max|ev|":>8} {"tau":>8}')
-  stopped = {'converged': 'yes', 'stalled': 'min', 'max_iters': 'no'}
+  header = (f'{"class":>5} {"status":>13} {"speed":>10} {"mean speed":>10} {"iters":>6} '
+            f'{"sigma_min":>9} {"readout":>7} {"p":>5} {"dist":>7} {"unstable":>8} '
+            f'{"max|ev|":>8} {"tau":>8}')
   lines = [header]
   for r in table:
     readout = 'null' if r['readout_class'] < 0 else str(r['readout_class'])
     tau = r['slowest_time_constant']
-    lines.append(f'{r["class"]:>5} {r["speed"]:>10.3e} {r["class_mean_speed"]:>10.3e} '
-                 f'{r["iterations"]:>6} {stopped[r["stopped"]]:>5} '
-                 f'{readout:>7} {r["readout_probability"]:>5.2f} '
+    lines.append(f'{r["class"]:>5} {r["status"]:>13} {r["speed"]:>10.3e} '
+                 f'{r["class_mean_speed"]:>10.3e} {r["iterations"]:>6} '
+                 f'{r["sigma_min"]:>9.2e} {readout:>7} {r["readout_probability"]:>5.2f} '
                  f'{r["distance_from_mean"]:>7.3f} {r["n_unstable"]:>8} '
                  f'{r["max_abs_eigenvalue"]:>8.4f} '
                  f'{"inf" if not np.isfinite(tau) else f"{tau:.1f}":>8}')
   correct = sum(r['readout_class'] == r['class'] for r in table)
-  lines.append(f'readout matches class for {correct}/{len(table)} slow points '
-               '(conv: yes = speed <= tol, min = stopped improving, no = iteration limit)')
+  counts = {k: sum(r['status'] == k for r in table)
+            for k in ('fixed_point', 'slow_point', 'not_converged')}
+  lines.append(f'readout matches class for {correct}/{len(table)} slow points; '
+               f'{counts["fixed_point"]} fixed points, {counts["slow_point"]} slow points '
+               f'(S > 0 at a minimum), {counts["not_converged"]} not converged')
   return '\n'.join(lines)

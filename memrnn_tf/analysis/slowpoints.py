@@ -8,22 +8,42 @@ of the one-step map ``F`` with the input ``I`` held fixed. ``x`` is the packed s
 cell carries (LSTM ``[h, c]``) and ``xi`` the paper's analysis coordinates (LSTM
 ``[h, tanh c]``; ``h`` otherwise). Fixed points are slow points with S = 0.
 
-``find_slow_points`` minimises S for a batch of initial states with Adam, written by
-hand on tensors so that the whole search is one ``tf.while_loop`` inside one
-``tf.function`` (XLA-compiled by default). Every point has its own learning rate, which
-grows slowly while its speed falls and shrinks when it rises, and keeps the slowest state
-it has visited. A point is frozen as soon as its speed reaches ``tol`` (converged) or
-stops improving for ``patience`` iterations (stalled: typically a slow point that is not
-a fixed point); the loop exits when every point is frozen or after ``max_iters``
-iterations. The batch keeps its shape (XLA needs static shapes), so frozen points still
-cost arithmetic until the last one is done.
+``find_slow_points`` has two phases, chosen by ``method``:
+
+* ``'newton'`` (default): batched Levenberg-Marquardt (damped Gauss-Newton) on the residual
+  ``xi(F(x)) - xi(x)`` with the batch Jacobian, in float64 by default (``newton.py``). It
+  reaches fixed points to the float floor in tens of iterations, also near marginal
+  attractors, where the smallest singular value of ``dF/dx - I`` is 1e-4 or less and a
+  first-order search crawls.
+* ``'adam'``: the first-order search: Adam, written by hand on tensors so that the whole
+  search is one ``tf.while_loop`` inside one ``tf.function`` (XLA-compiled by default).
+  Every point has its own learning rate, which grows slowly while its speed falls and
+  shrinks when it rises, and keeps the slowest state it has visited. A point is frozen as
+  soon as its speed reaches ``tol`` or stops improving for ``patience`` iterations; the
+  loop exits when every point is frozen or after ``max_iters`` iterations. The batch keeps
+  its shape (XLA needs static shapes), so frozen points still cost arithmetic.
+* ``'adam+newton'``: the first, then the second from its results.
+
+Whatever the method, every returned point is then judged by the same rules
+(``newton.STATUS``): ``fixed_point`` (residual at the float floor and the Gauss-Newton step
+negligible), ``slow_point`` (the gradient of S vanishes but S does not: a ghost) or
+``not_converged``, with S, the residual, the Gauss-Newton step, the last step taken and the
+smallest singular value of ``dF/dx - I`` (packed state).
+``SlowPoints.from_points`` judges points found elsewhere the same way.
+
+By default (``clip='auto'``) the initial states and every step stay inside the cell's
+reachable region (``StepFunction.state_bounds``: ``|h| <= 1``; LSTM's ``c`` is free):
+outside it saturated gates make spurious slow points.
 
 The map is given as a ``StepFunction`` (``step_fn_for_model``, ``step_fn_for_cell``) or
-any callable ``step_fn(state [B, S], inputs [B, I]) -> state [B, S]``. A
-``StepFunction`` may split F into ``prepare(inputs)`` (the input projection, computed
-once per search) and ``step(state, prepared)``.
+any callable ``step_fn(state [B, S], inputs [B, I]) -> state [B, S]`` (which must accept
+float64 tensors for the default float64 refinement). A ``StepFunction`` may split F into
+``prepare(inputs)`` (the input projection, computed once per search) and
+``step(state, prepared)``, and knows how to build its own float64 copy
+(``with_dtype``).
 """
 
+import copy
 import dataclasses
 import json
 import os
@@ -35,7 +55,11 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import splits
+from memrnn_tf.analysis import newton
 from memrnn_tf.models import cells as cells_lib
+
+METHODS = ('newton', 'adam', 'adam+newton')
+DTYPES = ('float32', 'float64')
 
 
 # --- the one-step map -----------------------------------------------------------------------
@@ -56,12 +80,17 @@ class StepFunction:
       once, outside its loop, rather than at every iteration.
     state_size: packed state width, if known.
     state_bounds: ``[S]`` bounds of the reachable states (``|h| < 1``; ``inf`` for
-      LSTM's ``c``), usable as ``find_slow_points(..., clip=...)``; ``None`` if unknown.
+      LSTM's ``c``), the default ``clip`` of ``find_slow_points``; ``None`` if unknown.
     name: for logs.
+    input_size: input width ``I``, if known (checked by ``find_slow_points``).
+    make_dtype: optional ``make_dtype(dtype) -> StepFunction``: the same map computing in
+      ``dtype`` (e.g. on a float64 copy of the cell). Without it ``fn`` itself must accept
+      states and inputs of any float dtype.
   """
 
   def __init__(self, fn, to_xi=None, from_xi=None, output=None, prepare=None, step=None,
-               state_size=None, state_bounds=None, name='step_fn', constants=None):
+               state_size=None, state_bounds=None, name='step_fn', constants=None,
+               input_size=None, make_dtype=None):
     if (prepare is None) != (step is None):
       raise ValueError('StepFunction: give both prepare and step, or neither')
     self.fn = fn
@@ -74,6 +103,9 @@ class StepFunction:
     self.state_size = state_size
     self.state_bounds = None if state_bounds is None else np.asarray(state_bounds, np.float32)
     self.name = name
+    self.input_size = input_size
+    self._make_dtype = make_dtype
+    self._variants = {}
     self._compiled = {}  # compiled searches, keyed by static options
 
   def __call__(self, state, inputs):
@@ -95,37 +127,69 @@ class StepFunction:
       return self._step(state, prepared)
     return self._step(state, prepared, self.constants() if constants is None else constants)
 
+  def with_dtype(self, dtype):
+    """This map computing in ``dtype`` (``'float32'``: itself; built once and cached)."""
+    dtype = tf.as_dtype(dtype)
+    if dtype == tf.float32 or self._make_dtype is None:
+      return self
+    if dtype.name not in self._variants:
+      variant = self._make_dtype(dtype.name)
+      variant.to_xi = self.to_xi  # elementwise, dtype-generic
+      self._variants[dtype.name] = variant
+    return self._variants[dtype.name]
+
+  def replace(self, **attributes):
+    """A copy with some attributes replaced (compiled functions are not shared)."""
+    out = copy.copy(self)
+    out.__dict__.update(attributes)
+    out._variants, out._compiled = {}, {}
+    return out
+
 
 def _as_step_fn(step_fn, to_xi=None):
   if isinstance(step_fn, StepFunction):
-    if to_xi is None:
-      return step_fn
-    return StepFunction(step_fn.fn, to_xi=to_xi, from_xi=step_fn.from_xi,
-                        output=step_fn.output, prepare=step_fn._prepare, step=step_fn._step,
-                        state_size=step_fn.state_size, state_bounds=step_fn.state_bounds,
-                        name=step_fn.name, constants=step_fn._constants)
+    return step_fn if to_xi is None else step_fn.replace(to_xi=to_xi)
   if not callable(step_fn):
     raise ValueError(f'step_fn must be callable, got {type(step_fn).__name__}')
   return StepFunction(step_fn, to_xi=to_xi)
 
 
+def _cell_in_dtype(cell, dtype):
+  """A built copy of a Keras or memrnn_tf cell whose weights are cast to ``dtype``."""
+  config = cell.get_config()
+  config['dtype'] = dtype
+  twin = type(cell).from_config(config)
+  twin.build((None, int(cell.kernel.shape[0])))
+  twin.set_weights([np.asarray(w, dtype) for w in cell.get_weights()])
+  return twin
+
+
 def step_fn_for_model(model):
   """F of a ``MemoryRNN``: raw inputs ``[B, input_dim]`` through the front-end and the cell.
 
-  ``prepare`` runs the front-end and the input projection once per search.
+  ``prepare`` runs the front-end and the input projection once per search. The float64
+  variant (``with_dtype``) runs the front-end in float32 and the cell in float64.
   """
-  cell = model.cell
+  return _model_step_fn(model, model.cell)
 
+
+def _model_step_fn(model, cell):
   def prepare(inputs):
-    return cell.project(model.encode(inputs[:, None, :])[:, 0])
+    features = model.encode(tf.cast(inputs, tf.float32)[:, None, :])[:, 0]
+    return cell.project(tf.cast(features, cell.kernel.dtype))
 
-  return StepFunction(model.one_step, to_xi=cell.to_xi, from_xi=cell.from_xi,
+  def one_step(state, inputs):
+    return cell.step(prepare(inputs), state)
+
+  return StepFunction(one_step, to_xi=cell.to_xi, from_xi=cell.from_xi,
                       output=cell.output, prepare=prepare,
                       step=lambda state, projected, weights: cell.step(projected, state, weights),
                       constants=cell.recurrent_weights,
                       state_size=cell.state_size,
                       state_bounds=_bounds(cell.units, cell.state_size > cell.units),
-                      name=f'{model.name}/{cell.name}')
+                      name=f'{model.name}/{cell.name}', input_size=model.input_dim,
+                      make_dtype=lambda dtype: _model_step_fn(model,
+                                                              _cell_in_dtype(cell, dtype)))
 
 
 def _bounds(units, lstm):
@@ -148,7 +212,8 @@ def step_fn_for_cell(cell, input_dim=None):
   For stock Keras cells F calls the cell object itself,
   ``F(state, I) = pack(cell(I, unpack(state))[1])``, with the LSTM state packed as
   ``[h, c]`` and analysis coordinates ``[h, tanh c]``. A Keras ``RNN``/``GRU``/``LSTM``/
-  ``SimpleRNN`` layer may be passed for its ``.cell``.
+  ``SimpleRNN`` layer may be passed for its ``.cell``. ``with_dtype('float64')`` builds
+  the same map on a float64 copy of the cell.
 
   Args:
     cell: the cell (built, or built here from ``input_dim``).
@@ -163,6 +228,12 @@ def step_fn_for_cell(cell, input_dim=None):
     if input_dim is None:
       raise ValueError(f'{type(cell).__name__} is not built: pass input_dim')
     cell.build((None, int(input_dim)))
+  if not isinstance(cell, (cells_lib.RecurrentCell, keras.layers.LSTMCell,
+                           keras.layers.GRUCell, keras.layers.SimpleRNNCell)):
+    raise ValueError(f'unsupported cell {type(cell).__name__}: expected a memrnn_tf '
+                     'RecurrentCell or keras GRUCell, LSTMCell or SimpleRNNCell')
+  common = dict(input_size=int(cell.kernel.shape[0]), name=cell.name,
+                make_dtype=lambda dtype: step_fn_for_cell(_cell_in_dtype(cell, dtype)))
   if isinstance(cell, cells_lib.RecurrentCell):
     return StepFunction(lambda state, inputs: cell.one_step(inputs, state), to_xi=cell.to_xi,
                         from_xi=cell.from_xi, output=cell.output, prepare=cell.project,
@@ -171,7 +242,7 @@ def step_fn_for_cell(cell, input_dim=None):
                         constants=cell.recurrent_weights,
                         state_size=cell.state_size,
                         state_bounds=_bounds(cell.units, cell.state_size > cell.units),
-                        name=cell.name)
+                        **common)
   if isinstance(cell, keras.layers.LSTMCell):
     units = cell.units
 
@@ -181,20 +252,17 @@ def step_fn_for_cell(cell, input_dim=None):
 
     return StepFunction(lstm_fn, to_xi=_lstm_to_xi(units), from_xi=_lstm_from_xi(units),
                         output=lambda s: s[..., :units], state_size=2 * units,
-                        state_bounds=_bounds(units, True), name=cell.name)
-  if isinstance(cell, (keras.layers.GRUCell, keras.layers.SimpleRNNCell)):
+                        state_bounds=_bounds(units, True), **common)
 
-    def fn(state, inputs):
-      _, new_states = cell(inputs, [state], training=False)
-      return new_states[0]
+  def fn(state, inputs):
+    _, new_states = cell(inputs, [state], training=False)
+    return new_states[0]
 
-    return StepFunction(fn, state_size=cell.units, state_bounds=_bounds(cell.units, False),
-                        name=cell.name)
-  raise ValueError(f'unsupported cell {type(cell).__name__}: expected a memrnn_tf '
-                   'RecurrentCell or keras GRUCell, LSTMCell or SimpleRNNCell')
+  return StepFunction(fn, state_size=cell.units, state_bounds=_bounds(cell.units, False),
+                      **common)
 
 
-# --- the search -----------------------------------------------------------------------------
+# --- the first-order search (Adam) ---------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class SearchOptions:
   """Hyper-parameters of ``find_slow_points`` (see there)."""
@@ -210,7 +278,7 @@ class SearchOptions:
   epsilon: float = 1e-12
   patience: int = 1000
   min_rel_improvement: float = 1e-3
-  clip: float | None = None
+  clip: float | str | None = 'auto'
 
 
 def _speed(step_fn, to_xi, x, prepared, constants=None):
@@ -358,100 +426,243 @@ def _grouped_search(step_fn, clip, jit_compile, groups, n):
   return grouped
 
 
-def _broadcast_inputs(inputs, n):
-  inputs = tf.convert_to_tensor(inputs, tf.float32)
-  if inputs.shape.rank == 1:
+# --- checks ---------------------------------------------------------------------------------
+def _check_options(method, dtype, tol, max_iters, newton_iters, learning_rate, patience):
+  if method not in METHODS:
+    raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+  if str(dtype) not in DTYPES:
+    raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+  for name, value in (('max_iters', max_iters), ('newton_iters', newton_iters),
+                      ('patience', patience)):
+    if int(value) != value or value < 1:
+      raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
+  if not tol >= 0:  # also NaN
+    raise ValueError(f'tol must be >= 0, got {tol!r}')
+  if not learning_rate > 0:
+    raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+
+
+def _check_batch(step_fn, initial_states, inputs):
+  """``[N, S]`` float32 states and ``[N, I]`` inputs, or one clear ``ValueError``."""
+  x0 = np.asarray(initial_states, np.float32)
+  if x0.ndim != 2:
+    raise ValueError(f'initial_states must be [N, S], got shape {x0.shape}')
+  if x0.shape[0] == 0:
+    raise ValueError('initial_states is an empty batch (0 points)')
+  size = step_fn.state_size
+  if size is not None and x0.shape[1] != size:
+    raise ValueError(f'initial_states have width {x0.shape[1]}, but {step_fn.name} has '
+                     f'packed states of width {size}')
+  inputs = np.asarray(inputs, np.float32)
+  if inputs.ndim == 1:
     inputs = inputs[None, :]
-  if inputs.shape.rank != 2 or inputs.shape[0] not in (1, n):
+  n = x0.shape[0]
+  if inputs.ndim != 2 or inputs.shape[0] not in (1, n):
     raise ValueError(f'inputs must be [I] or [{n}, I], got shape {inputs.shape}')
-  return inputs
+  if step_fn.input_size is not None and inputs.shape[1] != step_fn.input_size:
+    raise ValueError(f'inputs have width {inputs.shape[1]}, but {step_fn.name} takes '
+                     f'inputs of width {step_fn.input_size}')
+  inputs = np.broadcast_to(inputs, (n, inputs.shape[1])).copy()
+  # One evaluation on the first point: a wrong width or a step function that fails shows
+  # here, as one line, rather than as an error from inside the compiled search.
+  try:
+    out = step_fn(tf.constant(x0[:1]), tf.constant(inputs[:1]))
+    out_shape = tuple(np.shape(out))
+  except (ValueError, TypeError, tf.errors.OpError) as e:
+    first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ''
+    raise ValueError(f'{step_fn.name} failed on a state [1, {x0.shape[1]}] and an input '
+                     f'[1, {inputs.shape[1]}]: {type(e).__name__}: {first}') from None
+  if out_shape != (1, x0.shape[1]):
+    raise ValueError(f'{step_fn.name} maps a state [1, {x0.shape[1]}] to shape '
+                     f'{list(out_shape)}, not to a state of the same width')
+  return x0, inputs
 
 
-def find_slow_points(step_fn, initial_states, inputs, *, to_xi=None, tol=1e-8,
-                     max_iters=20_000, learning_rate=1e-2, lr_grow=1.002, lr_backoff=0.98,
-                     max_learning_rate=0.1, min_learning_rate=1e-7, beta1=0.9,
-                     beta2=0.99, epsilon=1e-12, patience=1000, min_rel_improvement=1e-3,
-                     clip=None, jit_compile=True, groups=None):
-  """Minimises the speed S(x, I) = ||xi(F(x, I)) - xi(x)||^2 from a batch of states.
+def _resolve_clip(step_fn, clip, width):
+  """``None`` or ``[S]`` float32 bounds from ``clip`` (``'auto'``: the cell's bounds)."""
+  if isinstance(clip, str):
+    if clip != 'auto':
+      raise ValueError(f"clip must be 'auto', a number, [S] bounds or None, got {clip!r}")
+    clip = step_fn.state_bounds
+  if clip is None:
+    return None
+  bound = np.broadcast_to(np.asarray(clip, np.float32), (width,)).copy()
+  if not np.all(bound > 0):
+    raise ValueError(f'clip bounds must be > 0, got {clip!r}')
+  return bound
 
-  Adam on the packed state ``x`` (LSTM: ``h`` and ``c``), with a per-point adaptive
-  learning rate: multiplied by ``lr_grow`` (up to ``max_learning_rate``) after a step
-  that did not increase the speed, by ``lr_backoff`` (down to ``min_learning_rate``)
-  after one that did. Each point returns the slowest state it visited. A point is frozen
-  when that speed is ``<= tol`` (converged) or has not fallen by a factor
-  ``1 - min_rel_improvement`` in ``patience`` iterations; the rest continue up to
-  ``max_iters``. The whole search is one compiled ``tf.function``; its tracing and XLA
-  compilation are cached on the ``StepFunction`` (batch size and hyper-parameter values
-  may change without recompiling the graph).
+
+# --- the search -----------------------------------------------------------------------------
+def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=None,
+                     tol=1e-8, max_iters=20_000, learning_rate=1e-2, lr_grow=1.002,
+                     lr_backoff=0.98, max_learning_rate=0.1, min_learning_rate=1e-7,
+                     beta1=0.9, beta2=0.99, epsilon=1e-12, patience=1000,
+                     min_rel_improvement=1e-3, clip='auto', jit_compile=True, groups=None,
+                     newton_iters=200, dtype='float64', floor_factor=64.0, xtol=None,
+                     gtol=None):
+  """Slow and fixed points of ``F(., I)`` from a batch of initial states.
+
+  ``method='newton'`` (default) runs the compiled batched Levenberg-Marquardt refinement
+  (``newton.make_refine``) in ``dtype`` for at most ``newton_iters`` iterations (each one
+  batch Jacobian and one extra evaluation of F; points leave the batch when they stop).
+  ``method='adam'`` runs the first-order search: Adam on the packed state ``x`` (LSTM:
+  ``h`` and ``c``), with a per-point adaptive learning rate, multiplied by ``lr_grow``
+  (up to ``max_learning_rate``) after a step that did not increase the speed, by
+  ``lr_backoff`` (down to ``min_learning_rate``) after one that did; each point returns
+  the slowest state it visited and is frozen when that speed is ``<= tol`` or has not
+  fallen by a factor ``1 - min_rel_improvement`` in ``patience`` iterations, the rest
+  continue up to ``max_iters``. ``'adam+newton'`` refines the first-order results. The
+  compiled functions are cached on the ``StepFunction`` (batch size and option values may
+  change without recompiling).
+
+  Every returned point is then judged in ``dtype`` (``newton.diagnose``): status
+  ``fixed_point``, ``slow_point`` or ``not_converged``, with S, the residual, the
+  Gauss-Newton step, the last step and the smallest singular value of the residual's
+  Jacobian (see ``SlowPoints``).
 
   Args:
     step_fn: a ``StepFunction`` or ``step_fn(state [B, S], inputs [B, I]) -> [B, S]``.
-    initial_states: packed states ``[N, S]``.
+    initial_states: packed states ``[N, S]``, N >= 1.
     inputs: one input ``[I]`` for all points, or one per point ``[N, I]``; constant
       during the search.
+    method: ``'newton'``, ``'adam'`` or ``'adam+newton'``.
     to_xi: analysis coordinates (default: the ``StepFunction``'s, else identity).
-    tol: speed at which a point counts as converged.
-    max_iters: iteration limit (each iteration is one gradient evaluation).
+    tol: speed at which the first-order search stops a point (``'adam'`` methods).
+    max_iters: first-order iteration limit (each iteration is one gradient evaluation).
     learning_rate: initial per-point Adam rate.
     lr_grow, lr_backoff, max_learning_rate, min_learning_rate: the rate schedule above.
     beta1, beta2, epsilon: Adam.
     patience, min_rel_improvement: stall criterion above.
-    clip: if given (a float or per-coordinate ``[S]`` bounds), states are clipped to
-      ``[-clip, clip]`` after each step. The authors' code used 1. GRU and SimpleRNN
-      states never leave (-1, 1), and outside it saturated gates create spurious slow
-      points; ``StepFunction.state_bounds`` gives 1 for ``h`` and ``inf`` for LSTM's ``c``.
-    jit_compile: compile with XLA (much faster on CPU for small batches).
-    groups: the points are split into this many independent searches run concurrently
-      (same results: points never interact). ``None``: ``default_groups(N)``, i.e.
-      ``min(4, N // 256)`` on CPU and 1 on GPU. On CPU one XLA loop over ``[N, units]``
-      matmuls keeps about one core busy; 4 groups took a GRU-200 at N = 1024 from 50-55%
-      to 75-81% of the matmul peak on 2 cores (BUILD_NOTES.md).
+    clip: ``'auto'`` (default: ``StepFunction.state_bounds``, i.e. ``|h| <= 1`` and LSTM's
+      ``c`` free; nothing for a plain callable), a float, ``[S]`` per-coordinate bounds or
+      ``None``. The initial states are clipped to ``[-clip, clip]``, and so is every step.
+      GRU and SimpleRNN states never leave (-1, 1); outside it saturated gates create
+      spurious slow points.
+    jit_compile: compile the first-order search with XLA (much faster on CPU for small
+      batches; the Newton phase never uses XLA, see ``newton.py``).
+    groups: the first-order search's points are split into this many independent searches
+      run concurrently (same results). ``None``: ``default_groups(N)``, i.e.
+      ``min(4, N // 256)`` on CPU and 1 on GPU.
+    newton_iters: Levenberg-Marquardt iteration limit.
+    dtype: ``'float64'`` (default) or ``'float32'``: of the refinement and the judgement.
+      A ``StepFunction`` from ``step_fn_for_cell``/``step_fn_for_model`` builds a copy of
+      the cell in that dtype; a plain callable must accept tensors of it.
+    floor_factor, xtol, gtol: the status thresholds (``newton.Tolerances.for_dtype``):
+      residual floor ``floor_factor * eps * sqrt(S) * max(1, |x|_inf)``, negligible
+      Gauss-Newton step ``xtol * max(1, |x|_inf)`` (default ``sqrt(eps)``), vanishing
+      relative gradient ``|J^T r| / |r| <= gtol`` (default ``sqrt(eps)``).
 
   Returns:
-    ``SlowPoints``.
+    ``SlowPoints`` (points in ``dtype``).
+
+  Raises:
+    ValueError: one line, for a bad argument: a state or input of the wrong width, an
+      empty batch, ``max_iters`` or ``newton_iters`` < 1, a negative ``tol``, an unknown
+      ``method`` or ``dtype``, or a step function that fails on the first point.
   """
+  begin = time.perf_counter()
   step_fn = _as_step_fn(step_fn, to_xi)
+  _check_options(method, dtype, tol, max_iters, newton_iters, learning_rate, patience)
+  x0, inputs = _check_batch(step_fn, initial_states, inputs)
+  n, width = x0.shape
+  bound = _resolve_clip(step_fn, clip, width)
+  if bound is not None:
+    x0 = np.clip(x0, -bound, bound)
   options = SearchOptions(tol=tol, max_iters=max_iters, learning_rate=learning_rate,
                           lr_grow=lr_grow, lr_backoff=lr_backoff,
                           max_learning_rate=max_learning_rate,
                           min_learning_rate=min_learning_rate, beta1=beta1, beta2=beta2,
                           epsilon=epsilon, patience=patience,
                           min_rel_improvement=min_rel_improvement, clip=clip)
-  x0 = tf.convert_to_tensor(initial_states, tf.float32)
-  if x0.shape.rank != 2:
-    raise ValueError(f'initial_states must be [N, S], got shape {x0.shape}')
-  n = int(x0.shape[0])
-  inputs = _broadcast_inputs(inputs, n)
-  full_inputs = tf.broadcast_to(inputs, [n, inputs.shape[1]])
-  # The input-only part of F is computed once, outside the loop.
-  prepared = step_fn.prepare(inputs)
-  prepared = tf.broadcast_to(prepared, [n, prepared.shape[-1]])
+  tolerances = newton.Tolerances.for_dtype(dtype, floor_factor, xtol, gtol)
+  info = {**dataclasses.asdict(options), 'clip': None if bound is None else bound.tolist(),
+          'method': method, 'dtype': str(dtype), 'newton_iters': int(newton_iters),
+          'tolerances': dataclasses.asdict(tolerances), 'step_fn': step_fn.name}
+  x, iterations, last = x0, np.zeros(n, np.int64), np.full(n, np.nan)
+  if method in ('adam', 'adam+newton'):
+    x, its, adam_info = _adam_phase(step_fn, x0, inputs, options, bound, jit_compile, groups)
+    iterations += its
+    info.update(adam_info)
+  if method in ('newton', 'adam+newton'):
+    x, its, last, newton_info = refine(step_fn, x, inputs, dtype, bound, newton_iters,
+                                       tolerances)
+    iterations += its
+    info.update(newton_info)
+  result = SlowPoints.from_points(step_fn, x, inputs, dtype=dtype, tolerances=tolerances,
+                                  initial_states=x0)
+  result.iterations, result.last_steps = iterations, last
+  info['seconds'] = time.perf_counter() - begin  # with tracing, the judgement and transfers
+  result.info.update(info)
+  counts = result.status_counts()
+  logging.info('Slow-point search (%s, %s): %d points, %d fixed points, %d slow points, '
+               '%d not converged, %.2f s', method, dtype, n, counts['fixed_point'],
+               counts['slow_point'], counts['not_converged'], info['seconds'])
+  return result
+
+
+def _adam_phase(step_fn, x0, inputs, options, bound, jit_compile, groups):
+  """The first-order search in float32: ``(points, iterations, info)``."""
+  n = x0.shape[0]
+  prepared = step_fn.prepare(tf.constant(inputs))  # once, outside the loop
   groups = default_groups(n) if groups is None else int(groups)
   if groups < 1:
     raise ValueError(f'groups must be >= 1, got {groups}')
-  groups = min(groups, max(n, 1))
-  search = (_grouped_search(step_fn, _clip_key(clip), jit_compile, groups, n) if groups > 1
-            else _compiled_search(step_fn, _clip_key(clip), jit_compile))
+  groups = min(groups, n)
+  key = _clip_key(bound)
+  search = (_grouped_search(step_fn, key, jit_compile, groups, n) if groups > 1
+            else _compiled_search(step_fn, key, jit_compile))
   start = time.perf_counter()
-  x, q, iterations, total = search(x0, prepared, tf.constant(int(max_iters), tf.int32),
-                                   tf.constant(learning_rate, tf.float32),
+  x, q, iterations, total = search(tf.constant(x0), prepared,
+                                   tf.constant(int(options.max_iters), tf.int32),
+                                   tf.constant(options.learning_rate, tf.float32),
                                    hyperparameters(options))
   q = q.numpy()
-  seconds = time.perf_counter() - start
-  initial_speeds = _speed(step_fn, step_fn.to_xi, x0, prepared).numpy()
-  q = np.where(np.isfinite(q), q, np.nan)
-  points = x.numpy()
-  result = SlowPoints(
-      points=points, xi=step_fn.to_xi(x).numpy(), speeds=q,
-      initial_states=x0.numpy(), inputs=full_inputs.numpy(),
-      iterations=iterations.numpy().astype(np.int64), converged=q <= tol,
-      initial_speeds=initial_speeds, initial_xi=step_fn.to_xi(x0).numpy(),
-      info={**dataclasses.asdict(options), 'jit_compile': bool(jit_compile), 'groups': groups,
-            'loop_iterations': int(total), 'seconds': seconds, 'step_fn': step_fn.name})
-  logging.info('Slow-point search: %d points, %d/%d converged (tol %.1e), %d iterations, '
-               '%.2f s, median speed %.3g', n, result.converged.sum(), n, tol, int(total),
-               seconds, np.nanmedian(q) if n else np.nan)
-  return result
+  info = {'jit_compile': bool(jit_compile), 'groups': groups, 'loop_iterations': int(total),
+          'adam_seconds': time.perf_counter() - start,
+          'adam_num_below_tol': int(np.sum(q <= options.tol))}
+  return x.numpy(), iterations.numpy().astype(np.int64), info
+
+
+def refine(step_fn, initial_states, inputs, dtype='float64', clip=None, max_iters=200,
+           tolerances=None):
+  """Levenberg-Marquardt refinement (``newton.make_refine``) in memory-bounded chunks.
+
+  Args:
+    step_fn: a ``StepFunction``.
+    initial_states: ``[N, S]`` (checked by the caller).
+    inputs: ``[N, I]``.
+    dtype: of the iteration.
+    clip: ``None`` or ``[S]`` bounds.
+    max_iters: iteration limit.
+    tolerances: ``newton.Tolerances`` (default for ``dtype``).
+
+  Returns:
+    ``(points [N, S] in dtype, iterations [N], last accepted step max-abs [N], info)``.
+  """
+  variant = step_fn.with_dtype(dtype)
+  tolerances = tolerances or newton.Tolerances.for_dtype(dtype)
+  key = ('newton', str(dtype), _clip_key(clip))
+  if key not in variant._compiled:
+    variant._compiled[key] = newton.make_refine(
+        variant, None if clip is None else np.asarray(clip, np.float64))
+  run = variant._compiled[key]
+  tol = newton.tolerance_tensors(tolerances, dtype)
+  n, width = np.shape(initial_states)
+  size = newton.chunk_size(width, np.dtype(dtype).itemsize)
+  start = time.perf_counter()
+  outs, loops = [], 0
+  for s in range(0, n, size):
+    chunk = slice(s, min(n, s + size))
+    x0 = tf.constant(np.asarray(initial_states[chunk], dtype))
+    prepared = variant.prepare(tf.constant(np.asarray(inputs[chunk], dtype)))
+    x, its, last, stop, total = run(x0, prepared, tf.constant(int(max_iters)), tol)
+    outs.append((x.numpy(), its.numpy(), last.numpy(), stop.numpy()))
+    loops = max(loops, int(total))
+  x, its, last, stop = (np.concatenate([o[j] for o in outs]) for j in range(4))
+  reasons = {name: int(np.sum(stop == code)) for code, name in enumerate(newton.STOP_REASONS)}
+  info = {'newton_seconds': time.perf_counter() - start, 'newton_loop_iterations': loops,
+          'newton_chunk': size, 'newton_stopped': reasons}
+  return x, its.astype(np.int64), last, info
 
 
 # --- results --------------------------------------------------------------------------------
@@ -500,18 +711,30 @@ def _batched(fn, n, batch_size):
 class SlowPoints:
   """Result of ``find_slow_points`` (numpy arrays, N points of packed size S).
 
+  The per-point judgement (``status`` and the numbers it rests on) is made in the
+  refinement dtype at ``points`` (``newton.diagnose``); see the module docstring.
+
   Attributes:
-    points: packed states ``[N, S]`` (LSTM ``[h, c]``).
+    points: packed states ``[N, S]`` (LSTM ``[h, c]``), in the refinement dtype.
     xi: analysis coordinates ``[N, S]`` (LSTM ``[h, tanh c]``).
     speeds: S at the points ``[N]``.
-    initial_states: packed initial states ``[N, S]``.
+    initial_states: packed initial states ``[N, S]`` (after clipping).
     inputs: the constant inputs ``[N, I]``.
-    iterations: iterations each point ran before it was frozen ``[N]`` (0: its initial
-      state already met ``tol``).
-    converged: ``speeds <= tol`` ``[N]``.
+    iterations: iterations each point ran before it stopped ``[N]`` (first-order plus
+      Newton; 0 for ``from_points``).
+    converged: ``status == 'fixed_point'`` ``[N]``.
     initial_speeds: S at the initial states ``[N]``.
     initial_xi: the initial states in xi coordinates ``[N, S]``.
-    eigvals: eigenvalues of dF/dxi ``[N, S]`` by decreasing modulus, once computed.
+    eigvals: eigenvalues of dF/dx ``[N, S]`` by decreasing modulus, once computed.
+    status: ``'fixed_point'``, ``'slow_point'`` or ``'not_converged'`` ``[N]``.
+    residuals: ``||F(x) - x||_2`` in the packed state ``[N]`` (``sqrt(S)`` except for LSTM).
+    gradients: ``||J^T r||_2`` with ``r = F(x) - x``, ``J = dF/dx - I`` ``[N]``.
+    newton_steps: max-abs Gauss-Newton step at the point ``[N]``: how far the linearised
+      residual's root is.
+    last_steps: max-abs last step the Levenberg-Marquardt iteration accepted ``[N]`` (NaN
+      if none ran, inf if none was accepted).
+    sigma_min: smallest singular value of ``J`` ``[N]``.
+    multiplicity: how many points ``unique`` merged into each ``[N]`` (else ``None``).
     info: search options and timings (JSON-serialisable).
   """
   points: np.ndarray
@@ -524,10 +747,81 @@ class SlowPoints:
   initial_speeds: np.ndarray | None = None
   initial_xi: np.ndarray | None = None
   eigvals: np.ndarray | None = None
+  status: np.ndarray | None = None
+  residuals: np.ndarray | None = None
+  gradients: np.ndarray | None = None
+  newton_steps: np.ndarray | None = None
+  last_steps: np.ndarray | None = None
+  sigma_min: np.ndarray | None = None
+  multiplicity: np.ndarray | None = None
   info: dict = dataclasses.field(default_factory=dict)
 
   _ARRAYS = ('points', 'xi', 'speeds', 'initial_states', 'inputs', 'iterations',
-             'converged', 'initial_speeds', 'initial_xi', 'eigvals')
+             'converged', 'initial_speeds', 'initial_xi', 'eigvals', 'status', 'residuals',
+             'gradients', 'newton_steps', 'last_steps', 'sigma_min', 'multiplicity')
+
+  @classmethod
+  def from_points(cls, step_fn, points, inputs, *, dtype='float64', tolerances=None,
+                  initial_states=None, batch_size=None):
+    """Judges given points (status, S, residual, steps, smallest singular value).
+
+    Args:
+      step_fn: a ``StepFunction`` or callable, as for ``find_slow_points``.
+      points: packed states ``[N, S]``.
+      inputs: ``[I]`` or ``[N, I]``.
+      dtype: of the evaluation (``'float64'`` default).
+      tolerances: ``newton.Tolerances`` (default ``Tolerances.for_dtype(dtype)``).
+      initial_states: ``[N, S]`` the points started from (default ``points``).
+      batch_size: points per Jacobian evaluation (default ``newton.chunk_size``).
+
+    Raises:
+      ValueError: as ``find_slow_points`` for wrong widths or an empty batch.
+    """
+    step_fn = _as_step_fn(step_fn)
+    if str(dtype) not in DTYPES:
+      raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    _, inputs = _check_batch(step_fn, np.asarray(points, np.float32), inputs)
+    points = np.asarray(points, dtype)
+    x0 = points if initial_states is None else np.asarray(initial_states)
+    tolerances = tolerances or newton.Tolerances.for_dtype(dtype)
+    variant = step_fn.with_dtype(dtype)
+    if 'diagnose' not in variant._compiled:
+      variant._compiled['diagnose'] = newton.make_diagnose(variant)
+    diagnose = variant._compiled['diagnose']
+    tol = newton.tolerance_tensors(tolerances, dtype)
+    size = batch_size or newton.chunk_size(points.shape[1], np.dtype(dtype).itemsize)
+    parts = []
+    for s in range(0, len(points), size):
+      chunk = slice(s, s + size)
+      prepared = variant.prepare(tf.constant(np.asarray(inputs[chunk], dtype)))
+      out = diagnose(tf.constant(points[chunk]), prepared, tol)
+      out = {k: v.numpy() for k, v in out.items()}
+      out['sigma_min'] = newton.smallest_singular_values(out.pop('jacobian'))
+      parts.append(out)
+    d = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    speeds = np.where(np.isfinite(d['speed']), d['speed'], np.nan)
+    x0_t = tf.constant(np.asarray(x0, dtype))
+    initial_speeds = np.concatenate([_speed(
+        variant, variant.to_xi, x0_t[s:s + size],
+        variant.prepare(tf.constant(np.asarray(inputs[s:s + size], dtype)))).numpy()
+                                     for s in range(0, len(points), size)])
+    status = np.asarray(newton.STATUS)[d['status']]
+    return cls(points=points, xi=variant.to_xi(tf.constant(points)).numpy(), speeds=speeds,
+               initial_states=np.asarray(x0), inputs=inputs,
+               iterations=np.zeros(len(points), np.int64), converged=status == 'fixed_point',
+               initial_speeds=initial_speeds, initial_xi=variant.to_xi(x0_t).numpy(),
+               status=status, residuals=d['residual'], gradients=d['gradient'],
+               newton_steps=d['newton_step'], last_steps=np.full(len(points), np.nan),
+               sigma_min=d['sigma_min'],
+               info={'dtype': str(dtype), 'tolerances': dataclasses.asdict(tolerances),
+                     'step_fn': step_fn.name})
+
+  def status_counts(self):
+    """``{'fixed_point': n, 'slow_point': n, 'not_converged': n}`` (weighted by
+    ``multiplicity`` when set)."""
+    weights = np.ones(len(self)) if self.multiplicity is None else self.multiplicity
+    status = self.status if self.status is not None else np.full(len(self), '')
+    return {name: int(np.sum(weights[status == name])) for name in newton.STATUS}
 
   def __len__(self):
     return int(self.points.shape[0])
@@ -540,6 +834,14 @@ class SlowPoints:
     return SlowPoints(**kw, info=dict(self.info))
 
   # --- linearisation ----------------------------------------------------------------------
+  def _in_dtype(self, step_fn):
+    """The map computing in the points' dtype (float64 points: on a float64 cell copy)."""
+    return _as_step_fn(step_fn).with_dtype(self.points.dtype.name)
+
+  def _tensors(self):
+    dtype = self.points.dtype
+    return tf.constant(self.points), tf.constant(np.asarray(self.inputs, dtype))
+
   def jacobians(self, step_fn, coords='xi', batch_size=256):
     """Jacobians of F at the points, ``[N, S, S]`` (row = output, column = input).
 
@@ -555,9 +857,8 @@ class SlowPoints:
     """
     if coords not in ('xi', 'state'):
       raise ValueError(f"coords must be 'xi' or 'state', got {coords!r}")
-    state_jacobian, _ = _jacobian_fns(_as_step_fn(step_fn))
-    x = tf.constant(self.points, tf.float32)
-    inputs = tf.constant(self.inputs, tf.float32)
+    state_jacobian, _ = _jacobian_fns(self._in_dtype(step_fn))
+    x, inputs = self._tensors()
     return _batched(lambda s: state_jacobian(x[s], inputs[s], coords == 'xi').numpy(),
                     len(self), batch_size)
 
@@ -565,9 +866,8 @@ class SlowPoints:
     """Jacobians w.r.t. the input, ``[N, S, I]`` (``d xi(F) / dI`` or ``dF/dI``)."""
     if coords not in ('xi', 'state'):
       raise ValueError(f"coords must be 'xi' or 'state', got {coords!r}")
-    _, input_jacobian = _jacobian_fns(_as_step_fn(step_fn))
-    x = tf.constant(self.points, tf.float32)
-    inputs = tf.constant(self.inputs, tf.float32)
+    _, input_jacobian = _jacobian_fns(self._in_dtype(step_fn))
+    x, inputs = self._tensors()
     return _batched(lambda s: input_jacobian(x[s], inputs[s], coords == 'xi').numpy(),
                     len(self), batch_size)
 
@@ -623,19 +923,33 @@ class SlowPoints:
 
   # --- selection --------------------------------------------------------------------------
   def unique(self, tol=1e-3, return_index=False):
-    """Deduplicated points: greedily keeps the slowest of any group closer than ``tol``
-    (Euclidean, in xi coordinates).
+    """Deduplicated points: every point joins the slowest kept point within ``tol``
+    (max-abs distance in xi coordinates), else is kept itself; points are visited in
+    order of speed, so each group keeps its lowest-S point. Non-finite points are dropped.
 
     Returns:
-      ``SlowPoints`` (and the kept indices if ``return_index``), in order of speed.
+      ``SlowPoints`` in order of speed with ``multiplicity`` set (how many points each
+      kept one stands for; multiplicities already set add up), and the kept indices if
+      ``return_index``.
     """
-    order = np.argsort(np.nan_to_num(self.speeds, nan=np.inf), kind='stable')
-    kept = []
-    for i in order:
-      if not kept or np.min(np.linalg.norm(self.xi[kept] - self.xi[i], axis=1)) > tol:
-        kept.append(i)
+    finite = np.all(np.isfinite(self.xi), axis=1)
+    order = np.argsort(np.where(np.isfinite(self.speeds), self.speeds, np.inf),
+                       kind='stable')
+    weights = (np.ones(len(self), np.int64) if self.multiplicity is None
+               else np.asarray(self.multiplicity, np.int64))
+    kept, counts = [], []
+    for i in order[finite[order]]:
+      if kept:
+        dist = np.max(np.abs(self.xi[kept] - self.xi[i]), axis=1)
+        j = int(np.argmin(dist))
+        if dist[j] <= tol:
+          counts[j] += weights[i]
+          continue
+      kept.append(i)
+      counts.append(weights[i])
     kept = np.asarray(kept, np.int64)
     out = self.subset(kept)
+    out.multiplicity = np.asarray(counts, np.int64)
     return (out, kept) if return_index else out
 
   def exclude_outliers(self, distance_scale=10.0, max_speed=None, return_index=False):
@@ -663,7 +977,7 @@ class SlowPoints:
     """JSON-serialisable summary (counts, speed statistics, options)."""
     speeds = self.speeds[np.isfinite(self.speeds)]
     out = {'num_points': len(self), 'state_size': int(self.points.shape[1]),
-           'num_converged': int(np.sum(self.converged)),
+           'num_converged': int(np.sum(self.converged)), 'status': self.status_counts(),
            'iterations_max': int(self.iterations.max()) if len(self) else 0,
            'iterations_median': float(np.median(self.iterations)) if len(self) else 0.0,
            'speed_min': float(speeds.min()) if speeds.size else None,

@@ -231,7 +231,8 @@ class LSTMCell(RecurrentCell):
     units = self.units
 
     def unit_forget_bias(shape, dtype=None):
-      return tf.concat([tf.zeros([units]), tf.ones([units]), tf.zeros([2 * units])], 0)
+      bias = tf.concat([tf.zeros([units]), tf.ones([units]), tf.zeros([2 * units])], 0)
+      return tf.cast(bias, dtype or tf.float32)  # float64 copies (slow-point refinement)
 
     return unit_forget_bias
 

@@ -1,0 +1,250 @@
+"""Second-order slow-point refinement: batched Levenberg-Marquardt and per-point status.
+
+The residual of the one-step map ``F`` in the packed state ``x`` (``[N, d]``),
+
+  r(x) = F(x, I) - x,
+
+has the fixed points as roots; it equals ``xi(F(x)) - xi(x)``, whose squared norm is the
+paper's speed S, except for LSTM (``xi = [h, tanh c]``), where the packed residual avoids
+the degenerate chart at saturated ``tanh c`` and ``slow_point`` refers to minima of
+``||F(x) - x||^2`` (the reported speeds are S in xi). ``refine`` runs a damped Gauss-Newton
+(Levenberg-Marquardt) iteration on every point at once: with ``J = dr/dx`` from one
+batched Jacobian (``[N, d, d]``, ``J = dF/dx - I``) it solves
+``(J^T J + mu I) dx = -J^T r`` per point (batched Cholesky), accepts the step where the
+speed falls, and adapts the damping ``mu`` per point (after Nielsen: shrink by up to 10x
+after a good step, grow by a doubling factor after a rejected one). Near a fixed point
+this is Newton's method (quadratic convergence, however slow the attractor: the first-order
+search crawls along directions where ``J`` is nearly singular, Newton does not); where S
+has a positive local minimum (a ghost, a true slow point) Gauss-Newton with damping lands
+on that minimum.
+
+The whole iteration is one ``tf.while_loop`` in one ``tf.function``. Points leave the batch
+as soon as they stop (the loop carries the active points only, with a dynamic leading
+dimension, and scatters the finished ones into the output), so the cost of an iteration
+follows the number of points still running. XLA is not used: it needs static shapes, and
+its batched Cholesky/LU on CPU was 20-40x slower than TF's own kernels (measured,
+``[1024, 64, 64]`` float64). The dtype is that of the states (float64 recommended: near a
+marginal attractor the smallest singular value of ``J`` is 1e-4 or less, and float32
+rounding of ``F`` alone moves the root by ``eps_32 / sigma_min ~ 1e-3``).
+
+``diagnose`` evaluates, at given points, the quantities the status is decided on and
+``classify`` applies the rules (``STATUS``):
+
+* ``fixed_point``: ``||r|| <= floor`` (the float floor, ``floor_factor * eps * sqrt(d) *
+  max(1, |x|_inf)``) and the Gauss-Newton step ``|dx|_inf <= xtol * max(1, |x|_inf)``;
+* ``slow_point``: not at the floor, but the gradient of S vanishes relative to the
+  residual: ``||J^T r|| <= gtol * ||r||`` (a positive local minimum of S: ``r`` is
+  orthogonal to the range of ``J``, which is singular there);
+* ``not_converged``: anything else (including non-finite points).
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+STATUS = ('fixed_point', 'slow_point', 'not_converged')
+FIXED_POINT, SLOW_POINT, NOT_CONVERGED = range(3)
+
+# Initial damping relative to max diag(J^T J): small, so that the first steps are nearly
+# Newton steps (from trajectory states the median point then stops after 6 iterations on a
+# flip-flop GRU-64; Nielsen's 1e-3 took 16: the slow directions, sigma^2 ~ 1e-7, stay
+# damped until mu has shrunk below them).
+_TAU = 1e-6
+_SHRINK = 10.0  # at most this factor down after a good step (Nielsen: 3)
+_MU_FLOOR = 1e2  # damping never below this * eps * (1 + max diag): keeps the Cholesky PD
+_MU_CEIL = 1e16  # damping above this * (1 + max diag): no step can lower S; the point stops
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerances:
+  """Thresholds of the status rules for one dtype (see the module docstring).
+
+  Attributes:
+    floor: residual floor per unit of ``sqrt(d) * max(1, |x|_inf)``.
+    xtol: negligible Gauss-Newton step per unit of ``max(1, |x|_inf)``.
+    gtol: vanishing relative gradient ``||J^T r|| / ||r||``.
+  """
+  floor: float
+  xtol: float
+  gtol: float
+
+  @classmethod
+  def for_dtype(cls, dtype, floor_factor=64.0, xtol=None, gtol=None):
+    """Defaults: ``floor = floor_factor * eps``, ``xtol = gtol = sqrt(eps)``."""
+    eps = float(np.finfo(np.dtype(dtype)).eps)
+    return cls(float(floor_factor) * eps, float(xtol or np.sqrt(eps)),
+               float(gtol or np.sqrt(eps)))
+
+
+def _residual_fn(step_fn, constants):
+  # In the packed state: the same roots as in xi, and for LSTM no degenerate chart where
+  # tanh(c) saturates (the xi residual's Jacobian vanishes along c there).
+  return lambda x, p: step_fn.step(x, p, constants) - x
+
+
+def _linearise(residual, x, p):
+  """``r [M, d]``, ``J = dr/dx [M, d, d]``, ``J^T J``, ``J^T r`` and the max of diag(J^T J).
+
+  ``J`` by reverse mode on ``d`` copies of every point (copy ``k`` back-propagates the
+  ``k``-th residual): one ordinary gradient, which traces in a fraction of the time
+  ``batch_jacobian``'s vectorisation takes (several seconds per cell), for about 1.5x its
+  arithmetic.
+  """
+  m, d = tf.shape(x)[0], x.shape[-1]
+  copies = tf.reshape(tf.tile(x[:, None, :], [1, d, 1]), [-1, d])
+  p_copies = tf.reshape(tf.tile(p[:, None, :], [1, d, 1]), [-1, p.shape[-1]])
+  select = tf.reshape(tf.tile(tf.eye(d, dtype=x.dtype)[None], [m, 1, 1]), [-1, d])
+  with tf.GradientTape() as tape:
+    tape.watch(copies)
+    r_copies = residual(copies, p_copies)
+  jac = tf.reshape(tape.gradient(r_copies, copies, output_gradients=select), [m, d, d])
+  r = tf.reshape(r_copies, [m, d, d])[:, 0]
+  a = tf.linalg.matmul(jac, jac, transpose_a=True)
+  b = tf.linalg.matvec(jac, r, transpose_a=True)
+  return r, jac, a, b, tf.reduce_max(tf.linalg.diag_part(a), axis=-1)
+
+
+def _damped_step(a, b, mu, diag_max, finite):
+  """``dx = -(A + mu I)^{-1} b`` by Cholesky; non-finite points get ``dx = 0``."""
+  eps = np.finfo(a.dtype.as_numpy_dtype).eps
+  d = tf.shape(a)[-1]
+  eye = tf.eye(d, dtype=a.dtype)
+  mu = tf.maximum(mu, _MU_FLOOR * eps * (1.0 + diag_max))
+  a = tf.where(finite[:, None, None], a, eye)
+  b = tf.where(finite[:, None], b, tf.zeros_like(b))
+  chol = tf.linalg.cholesky(a + mu[:, None, None] * eye)
+  return -tf.linalg.cholesky_solve(chol, b[..., None])[..., 0]
+
+
+def _criteria(x, r, b, dx, diag_max, tol):
+  """Per point: (is_fixed, is_slow, finite, ||r||) from the status rules."""
+  d = tf.cast(tf.shape(x)[-1], x.dtype)
+  finite = (tf.reduce_all(tf.math.is_finite(r), -1) & tf.reduce_all(tf.math.is_finite(x), -1)
+            & tf.math.is_finite(diag_max))
+  scale = tf.maximum(tf.reduce_max(tf.abs(x), -1), 1.0)
+  rnorm = tf.norm(r, axis=-1)
+  at_floor = rnorm <= tol['floor'] * tf.sqrt(d) * scale
+  small_step = tf.reduce_max(tf.abs(dx), -1) <= tol['xtol'] * scale
+  fixed = finite & at_floor & small_step
+  slow = finite & ~at_floor & (tf.norm(b, axis=-1) <= tol['gtol'] * rnorm)
+  return fixed, slow, finite, rnorm
+
+
+def tolerance_tensors(tol, dtype):
+  return {k: tf.constant(v, dtype) for k, v in dataclasses.asdict(tol).items()}
+
+
+def make_refine(step_fn, bound):
+  """The compiled Levenberg-Marquardt loop for ``step_fn`` (see ``refine``).
+
+  Args:
+    step_fn: a ``StepFunction`` whose ``step`` accepts states of the refinement dtype.
+    bound: ``None`` or ``[d]`` per-coordinate bounds: trial states are clipped to
+      ``[-bound, bound]`` (the cell's reachable region).
+  """
+
+  @tf.function(reduce_retracing=True, autograph=False)
+  def run(x0, prepared, max_iters, tol):
+    dtype = x0.dtype
+    residual = _residual_fn(step_fn, step_fn.constants())
+    lim = None if bound is None else tf.constant(bound, dtype)
+    clip = (lambda x: x) if lim is None else (lambda x: tf.clip_by_value(x, -lim, lim))
+    n = tf.shape(x0)[0]
+    x0 = clip(x0)
+
+    def body(i, idx, x, p, mu, nu, last, out_x, out_it, out_last, out_stop):
+      r, jac, a, b, diag_max = _linearise(residual, x, p)
+      s = tf.reduce_sum(tf.square(r), -1)
+      finite = tf.math.is_finite(s) & tf.math.is_finite(diag_max)
+      mu = tf.where(mu < 0, _TAU * tf.maximum(diag_max, 1e-300), mu)
+      dx = _damped_step(a, b, mu, diag_max, finite)
+      fixed, slow, finite, _ = _criteria(x, r, b, dx, diag_max, tol)
+      stuck = mu > _MU_CEIL * (1.0 + diag_max)
+      stop = ~finite | fixed | slow | stuck
+      # Trial step; the gain ratio compares the fall of S with the linear model's.
+      xt = clip(x + dx)
+      st = tf.reduce_sum(tf.square(residual(xt, p)), -1)
+      model = r + tf.linalg.matvec(jac, xt - x)
+      predicted = s - tf.reduce_sum(tf.square(model), -1)
+      rho = (s - st) / tf.where(predicted > 0, predicted, tf.ones_like(predicted))
+      accept = tf.math.is_finite(st) & (st < s) & (predicted > 0)
+      shrink = tf.maximum(1.0 - tf.pow(2.0 * rho - 1.0, 3), 1.0 / _SHRINK)
+      mu = tf.where(accept, mu * shrink, mu * nu)
+      nu = tf.where(accept, tf.fill(tf.shape(nu), tf.constant(2.0, dtype)), 2.0 * nu)
+      last = tf.where(accept, tf.reduce_max(tf.abs(xt - x), -1), last)
+      # Stopped points leave the batch at the state they were judged at.
+      where = tf.boolean_mask(idx, stop)[:, None]
+      out_x = tf.tensor_scatter_nd_update(out_x, where, tf.boolean_mask(x, stop))
+      out_it = tf.tensor_scatter_nd_update(out_it, where, tf.fill(tf.shape(where)[:1], i))
+      out_last = tf.tensor_scatter_nd_update(out_last, where, tf.boolean_mask(last, stop))
+      reason = tf.where(fixed, 0, tf.where(slow, 1, tf.where(stuck, 2, 3)))
+      out_stop = tf.tensor_scatter_nd_update(out_stop, where, tf.boolean_mask(reason, stop))
+      x = tf.where(accept[:, None], xt, x)
+      keep = ~stop
+      return (i + 1, tf.boolean_mask(idx, keep), tf.boolean_mask(x, keep),
+              tf.boolean_mask(p, keep), tf.boolean_mask(mu, keep), tf.boolean_mask(nu, keep),
+              tf.boolean_mask(last, keep), out_x, out_it, out_last, out_stop)
+
+    inf = tf.fill([n], tf.constant(np.inf, dtype))
+    init = (tf.constant(0), tf.range(n), x0, prepared, -tf.ones([n], dtype),
+            2.0 * tf.ones([n], dtype), inf, x0, tf.zeros([n], tf.int32), inf,
+            tf.fill([n], 4))
+    d, g = x0.shape[-1], prepared.shape[-1]
+    invariants = (tf.TensorShape([]), tf.TensorShape([None]), tf.TensorShape([None, d]),
+                  tf.TensorShape([None, g]), tf.TensorShape([None]), tf.TensorShape([None]),
+                  tf.TensorShape([None])) + tuple(tf.TensorShape(t.shape) for t in init[7:])
+    out = tf.while_loop(lambda i, idx, *_: (i < max_iters) & (tf.size(idx) > 0), body, init,
+                        shape_invariants=invariants, parallel_iterations=1)
+    i, idx, x, last = out[0], out[1], out[2], out[6]
+    out_x, out_it, out_last, out_stop = out[7:]
+    # Points still running at the iteration limit: their latest state.
+    where = idx[:, None]
+    out_x = tf.tensor_scatter_nd_update(out_x, where, x)
+    out_it = tf.tensor_scatter_nd_update(out_it, where, tf.fill(tf.shape(idx), i))
+    out_last = tf.tensor_scatter_nd_update(out_last, where, last)
+    out_stop = tf.tensor_scatter_nd_update(out_stop, where, tf.fill(tf.shape(idx), 4))
+    return out_x, out_it, out_last, out_stop, i
+
+  return run
+
+
+STOP_REASONS = ('fixed_point', 'slow_point', 'damping_limit', 'non_finite', 'max_iters')
+
+
+def make_diagnose(step_fn):
+  """Compiled ``diagnose(x [M, d], prepared, tol) -> dict`` for ``step_fn``: the residual
+  and its norm, ``|J^T r|``, the Gauss-Newton step's max-abs size, the status code and
+  ``J`` itself (for the singular values)."""
+
+  @tf.function(reduce_retracing=True, autograph=False)
+  def run(x, prepared, tol):
+    residual = _residual_fn(step_fn, step_fn.constants())
+    r, jac, a, b, diag_max = _linearise(residual, x, prepared)
+    finite = tf.math.is_finite(tf.reduce_sum(r, -1)) & tf.math.is_finite(diag_max)
+    # Gauss-Newton step: damping only at the rounding level.
+    dx = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite)
+    fixed, slow, finite, rnorm = _criteria(x, r, b, dx, diag_max, tol)
+    status = tf.where(fixed, FIXED_POINT, tf.where(slow, SLOW_POINT, NOT_CONVERGED))
+    xi_step = step_fn.to_xi(x + r) - step_fn.to_xi(x)  # the paper's S, in xi
+    return {'speed': tf.reduce_sum(tf.square(xi_step), -1), 'residual': rnorm,
+            'gradient': tf.norm(b, axis=-1),
+            'newton_step': tf.reduce_max(tf.abs(dx), -1), 'status': status, 'jacobian': jac}
+
+  return run
+
+
+def smallest_singular_values(jac):
+  """``[M, d, d] -> [M]`` in float64 (NaN where ``J`` is not finite)."""
+  jac = np.asarray(jac, np.float64)
+  out = np.full(jac.shape[0], np.nan)
+  finite = np.all(np.isfinite(jac), axis=(1, 2))
+  if finite.any():
+    out[finite] = np.linalg.svd(jac[finite], compute_uv=False)[:, -1]
+  return out
+
+
+def chunk_size(d, itemsize, budget_bytes=2 ** 25):
+  """Points per refinement call: the Jacobians ``[M, d, d]`` within ``budget_bytes``
+  (their autodiff intermediates take several times that)."""
+  return max(16, int(budget_bytes // max(1, d * d * itemsize)))
