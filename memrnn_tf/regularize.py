@@ -152,9 +152,12 @@ def compute_targets(model, task, kind, step_fn=None, previous=None, delay=15,
     states = np.asarray(previous, np.float32)
   if kind == 'slow_points':
     step_fn = step_fn or slowpoints.step_fn_for_model(model)
+    # The first-order search, warm-started from the previous targets: refreshes run many
+    # times per run and only need points slower than the class means, not the float floor.
     result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), tol=tol,
-                                         max_iters=max_iters, clip=step_fn.state_bounds)
-    states = result.points
+                                         max_iters=max_iters, clip=step_fn.state_bounds,
+                                         method='adam', dtype='float32')
+    states = np.asarray(result.points, np.float32)
   speeds = model.speed(tf.constant(states), tf.constant(inputs)).numpy()
   return states.astype(np.float32), inputs.astype(np.float32), speeds
 

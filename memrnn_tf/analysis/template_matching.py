@@ -155,8 +155,9 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
   means, kept = class_means(model, task, seed=seed)
   step_fn = slowpoints.step_fn_for_model(model)
   sp = slowpoints.find_slow_points(step_fn, means, task.mean_input(), tol=tol,
-                                   max_iters=max_iters, clip=step_fn.state_bounds)
-  check = slow_point_check(model, task, sp.points, seed=seed)
+                                   max_iters=max_iters, clip=step_fn.state_bounds,
+                                   method='adam', dtype='float32')
+  check = slow_point_check(model, task, np.asarray(sp.points, np.float32), seed=seed)
   curve = delay_curve(model, task, delays, num_trials=num_trials, seed=seed)
   log_speed = np.log10(np.maximum(sp.speeds, 1e-30))
   correlations = {}
