@@ -287,6 +287,7 @@ def backtrack(workdir, data_dir=None, tol=1e-8, max_iters=20_000, refine=True,
   coarse = track(run, steps, final.points, final.speeds, final.iterations, merge_tol)
   ratio = coarse.ratio()
   jumped = np.nanmax(np.nan_to_num(ratio, nan=0.0), axis=1) > refine_threshold  # [T]
+  jumped[0] = False  # entry 0 is where tracking starts: no step back to judge
   intervals = [(int(coarse.steps[i]), int(coarse.steps[i - 1])) for i in np.flatnonzero(jumped)]
   refinement = {'threshold': refine_threshold, 'points_per_interval': refine_points,
                 'transitions': len(steps) - 1, 'jumped_intervals': intervals,
@@ -312,6 +313,7 @@ def backtrack(workdir, data_dir=None, tol=1e-8, max_iters=20_000, refine=True,
       result = coarse.head(keep + 1).concat(fine)
       fine_ratio = fine.ratio()
       left = np.nanmax(np.nan_to_num(fine_ratio, nan=0.0), axis=1) > refine_threshold
+      left[0] = False
       refinement['status'] = 'done'
       refinement['jumped_after_refinement'] = [
           (int(fine.steps[i]), int(fine.steps[i - 1])) for i in np.flatnonzero(left)]
