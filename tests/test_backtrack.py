@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from configs import mnist
+from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import _stats_local as stats
 from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
@@ -162,7 +163,7 @@ def test_stats_known_numbers():
 
 # --- on a trained smoke run -----------------------------------------------------------------
 def test_snapshots_hold_the_optimizer_and_replay_is_bit_exact(vocu_run):
-  assert trainer.snapshot_steps(vocu_run) == [0, 8, 16, 24]
+  assert workdir_lib.snapshot_steps(vocu_run) == [0, 8, 16, 24]
   # The trainer saves Checkpoint(model=model); Keras models track their optimizer.
   assert replay.has_optimizer_state(os.path.join(vocu_run, 'snapshots', 'snapshot-8'))
   assert sorted(replay.exact_states(vocu_run)) == [0, 8, 16, 24]
@@ -178,7 +179,7 @@ def test_snapshots_hold_the_optimizer_and_replay_is_bit_exact(vocu_run):
   assert replay.replay_cost(vocu_run, [12, 16, 20]) == 4 + 4
   info = replay.replay_weights(vocu_run, [12, 16, 20], replayer=r)
   assert info['replayed'] == [12, 20] and info['steps_trained'] == 4 + 4
-  model = trainer.model_from_config(r.config)
+  model = workdir_lib.model_from_config(r.config)
   replay.load_weights(model, vocu_run, 12)
   for a, b in zip(model.get_weights(), twelve):
     np.testing.assert_array_equal(a, b)
@@ -236,6 +237,6 @@ def test_binaries_reject_bad_input(tmp_path):
   os.makedirs(tmp_path / 'd')
   config = mnist.get_config('smoke')
   config.curriculum = 'decu'
-  trainer.write_json_atomic(str(tmp_path / 'd' / 'config.json'), trainer.config_dict(config))
+  workdir_lib.write_json_atomic(str(tmp_path / 'd' / 'config.json'), workdir_lib.config_dict(config))
   out = _run_bin('bin/branching.py', f'--workdir={tmp_path}/d')
   assert out.returncode == 1 and 'introduces none' in out.stderr

@@ -31,11 +31,12 @@ import os
 from absl import logging
 import numpy as np
 
+from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import _stats_local as stats
 from memrnn_tf.analysis import backtrack as bt
 from memrnn_tf.training import curricula
+from memrnn_tf.training import evaluation
 from memrnn_tf.training import replay
-from memrnn_tf.training import trainer
 
 NAME = 'branching'
 # The paper's offsets, in paper steps.
@@ -117,7 +118,7 @@ class AccuracyProbe:
   def __init__(self, run, data_dir=None, noise_scale=math.sqrt(2.0), num_trials=4000,
                batch_size=500, seed=0):
     self.run = run
-    self.task = trainer.make_task(run.config, 'test', data_dir, noise_scale=float(noise_scale))
+    self.task = workdir_lib.make_task(run.config, 'test', data_dir, noise_scale=float(noise_scale))
     self.kwargs = {'num_trials': num_trials, 'batch_size': batch_size,
                    # Not XLA: one compile per number of active classes costs more than
                    # it saves on a few thousand trials.
@@ -127,7 +128,7 @@ class AccuracyProbe:
   def __call__(self, step, num_active):
     """Per-class accuracy ``[num_classes]`` (NaN for classes without trials) at ``step``."""
     if num_active not in self._evaluators:
-      self._evaluators[num_active] = trainer.Evaluator(self.run.model, self.task,
+      self._evaluators[num_active] = evaluation.Evaluator(self.run.model, self.task,
                                                        num_active=num_active, **self.kwargs)
     self.run.load(step)
     per_class = self._evaluators[num_active]()['per_class']
@@ -208,9 +209,9 @@ def branching(workdir, data_dir=None, weights='replay', spacing=None,
   Returns:
     The summary dict.
   """
-  config = trainer.load_workdir_config(workdir)
+  config = workdir_lib.load_config(workdir)
   events = introductions(config)
-  snaps = trainer.snapshot_steps(workdir)
+  snaps = workdir_lib.snapshot_steps(workdir)
   plan = [(e, event_steps(config, e, weights, snaps, spacing)) for e in events]
   skipped = [e['index'] for e, s in plan if s is None]
   plan = [(e, s) for e, s in plan if s is not None]
@@ -265,7 +266,7 @@ def _write(path, summary):
   with open(path + '.npz.tmp', 'wb') as f:
     np.savez(f, **arrays)
   os.replace(path + '.npz.tmp', path + '.npz')
-  trainer.write_json_atomic(path + '.json', summary)
+  workdir_lib.write_json_atomic(path + '.json', summary)
   logging.info('Wrote %s.json', path)
 
 

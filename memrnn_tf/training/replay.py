@@ -31,6 +31,9 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.training import experiment
+from memrnn_tf.training import loop
 from memrnn_tf.training import trainer
 
 
@@ -94,7 +97,7 @@ def load_weights(model, workdir, step):
   for path in (os.path.join(workdir, 'snapshots', f'snapshot-{step}'),
                os.path.join(workdir, 'checkpoints', f'ckpt-{step}')):
     if tf.io.gfile.exists(path + '.index'):
-      trainer.restore_model(model, path)
+      workdir_lib.restore_model(model, path)
       return path
   path = cache_path(workdir, step)
   if not os.path.exists(path):
@@ -122,26 +125,26 @@ class Replayer:
 
   def __init__(self, workdir, data_dir=None, check=True):
     self.workdir = workdir
-    config = trainer.load_workdir_config(workdir)
+    config = workdir_lib.load_config(workdir)
     if config.get('deterministic', False):
       tf.config.experimental.enable_op_determinism()
     self.config = config
-    self.exp = trainer.build_experiment(config, data_dir)
+    self.exp = experiment.build_experiment(config, data_dir)
     self.model = self.exp.model
-    self.chunk = trainer.make_train_chunk(self.exp)
+    self.chunk = loop.make_train_chunk(self.exp)
     self.states = exact_states(workdir)
     if 0 not in self.states:
       raise FileNotFoundError(f'{workdir}/snapshots has no snapshot-0: cannot replay')
     self.snapshots = _steps_in(os.path.join(workdir, 'snapshots'), 'snapshot')
     self.check = check
-    self._reference = trainer.model_from_config(config) if check else None
+    self._reference = workdir_lib.model_from_config(config) if check else None
     self.step = None
     self.checks = []
     self.steps_trained = 0
     # The state of step 0: snapshot-0's weights and the fresh optimizer, saved once so that
     # every start is a plain checkpoint restore.
     self._tmp = tempfile.mkdtemp(prefix='memrnn_replay_')
-    trainer.restore_model(self.model, self.states[0])
+    workdir_lib.restore_model(self.model, self.states[0])
     ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer)
     self.states[0] = ckpt.save(os.path.join(self._tmp, 'step0'))
 
@@ -150,7 +153,7 @@ class Replayer:
     return max(s for s in self.states if s <= step)
 
   def _restore(self, start):
-    trainer.restore_model(self.model, self.states[start], self.model.optimizer)
+    workdir_lib.restore_model(self.model, self.states[start], self.model.optimizer)
     self.step = int(self.model.optimizer.iterations.numpy())
     if self.step != start:
       raise errors.CheckpointMismatchError(
@@ -167,7 +170,7 @@ class Replayer:
     while self.step < step:
       # Stop at stored snapshots to check them.
       later = [s for s in self.snapshots if self.step < s < step] if self.check else []
-      stop = min([step, self.step + int(self.config.steps_per_execution)] + later)
+      stop = min([step, self.step + int(self.config.perf.steps_per_execution)] + later)
       self.chunk(tf.constant(stop - self.step, tf.int32))
       self.steps_trained += stop - self.step
       self.step = int(self.model.optimizer.iterations.numpy())
@@ -179,7 +182,7 @@ class Replayer:
     return self.model
 
   def _check(self, step):
-    trainer.restore_model(self._reference, self.snapshots[step])
+    workdir_lib.restore_model(self._reference, self.snapshots[step])
     diff = max(float(np.max(np.abs(a - b))) for a, b in
                zip(self.model.get_weights(), self._reference.get_weights()))
     self.checks.append((step, diff))
