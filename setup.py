@@ -19,6 +19,7 @@ setuptools.setup(
         'absl-py>=1.0',
         'numpy>=1.24',
         'matplotlib>=3.6',
+        'scipy>=1.10',
     ],
     extras_require={
         # Ray is in the test extra so that CI runs the Ray backend's test.

@@ -11,7 +11,7 @@ import pytest
 
 from configs import mnist
 from memrnn_tf import workdir as workdir_lib
-from memrnn_tf.analysis import _stats_local as stats
+from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
 from memrnn_tf.training import replay

@@ -30,7 +30,7 @@ from absl import logging
 import numpy as np
 
 from memrnn_tf import workdir as workdir_lib
-from memrnn_tf.analysis import _stats_local as stats
+from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.training import curricula

@@ -32,7 +32,7 @@ from absl import logging
 import numpy as np
 
 from memrnn_tf import workdir as workdir_lib
-from memrnn_tf.analysis import _stats_local as stats
+from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import backtrack as bt
 from memrnn_tf.training import curricula
 from memrnn_tf.training import evaluation
