@@ -45,14 +45,17 @@ _TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which a point counts as converg
 _MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each warm-started search.')
 
 
+def _fmt(x, spec='.3f'):
+  return 'n/a' if x is None else format(x, spec)
+
+
 def _row(w, s):
   ref, val, jump = s['refinement'], s['validity']['final'], s['jump_statistic']
-  fmt = lambda x, f='.3f': 'n/a' if x is None else format(x, f)  # noqa: E731
   return (f'{os.path.basename(os.path.normpath(w)):<28} {s["curriculum"]:<6} '
           f'{ref["num_jumped"]:>3}/{ref["transitions"]:<3} {ref["status"][:8]:<8} '
-          f'{fmt(val["fraction_valid"]):>6} {fmt(jump["median_x"]):>7} '
-          f'{fmt(jump["median_y"]):>7} {fmt(jump["ratio_of_medians"], ".2f"):>6} '
-          f'{fmt(jump["mannwhitney_p"], ".2g"):>7}')
+          f'{_fmt(val["fraction_valid"]):>6} {_fmt(jump["median_x"]):>7} '
+          f'{_fmt(jump["median_y"]):>7} {_fmt(jump["ratio_of_medians"], ".2f"):>6} '
+          f'{_fmt(jump["mannwhitney_p"], ".2g"):>7}')
 
 
 def main(argv):
@@ -74,12 +77,13 @@ def main(argv):
     print(f'figure: {plots.plot_summary(out)}')
     for cur, info in agg['curricula'].items():
       pooled = info['jump_statistic_pooled']
-      print(f'{cur}: N={info["n"]}, pooled median |dlog10 S| at changes {pooled["median_x"]:.3f}'
-            f' vs elsewhere {pooled["median_y"]:.3f} (ratio {pooled["ratio_of_medians"]:.2f}, '
-            f'Mann-Whitney p={pooled["mannwhitney_p"]:.2g}); per-run ratio mean +- SEM '
-            f'{info["ratio_of_medians_mean_sem_n"][0]:.2f} +- '
-            f'{info["ratio_of_medians_mean_sem_n"][1]:.2f}')
+      ratio = info['ratio_of_medians_mean_sem_n']
+      print(f'{cur}: N={info["n"]}, pooled median |dlog10 S| at changes '
+            f'{_fmt(pooled["median_x"])} vs elsewhere {_fmt(pooled["median_y"])} (ratio '
+            f'{_fmt(pooled["ratio_of_medians"], ".2f")}, Mann-Whitney p='
+            f'{_fmt(pooled["mannwhitney_p"], ".2g")}); per-run ratio mean +- SEM '
+            f'{_fmt(ratio[0], ".2f")} +- {_fmt(ratio[1], ".2f")}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)
