@@ -89,21 +89,21 @@ def regularize_config(source_config, source_workdir, targets='slow_points', pena
     ValueError: unknown targets, negative values.
   """
   if targets not in TARGETS:
-    raise ValueError(f'unknown targets {targets!r}: expected one of {", ".join(TARGETS)}')
+    raise errors.ConfigError(f'unknown targets {targets!r}: expected one of {", ".join(TARGETS)}')
   c = ml_collections.ConfigDict(copy.deepcopy(source_config.to_dict()))
   path = workdir_lib.checkpoint_path(source_workdir)
   source_step = int(path.rsplit('-', 1)[1])
   scale = float(c.num_steps) / float(c.reference_steps)
   if penalty is None:
     if c.dataset not in PAPER_PENALTY:
-      raise ValueError(f'no paper lambda for dataset {c.dataset!r}: pass --penalty')
+      raise errors.ConfigError(f'no paper lambda for dataset {c.dataset!r}: pass --penalty')
     penalty = PAPER_PENALTY[c.dataset]
   steps = int(math.ceil(PAPER_STEPS * scale)) if steps is None else int(steps)
   refresh_every = int(math.ceil(steps / 5)) if refresh_every is None else int(refresh_every)
   if learning_rate is None:
     learning_rate = float(c.learning_rate) * float(c.lr_decay_factor)
   if penalty < 0 or steps < 1 or refresh_every < 0 or learning_rate <= 0:
-    raise ValueError(f'need penalty >= 0, steps >= 1, refresh_every >= 0 and learning_rate > 0;'
+    raise errors.ConfigError(f'need penalty >= 0, steps >= 1, refresh_every >= 0 and learning_rate > 0;'
                      f' got {penalty}, {steps}, {refresh_every}, {learning_rate}')
   num_outputs = int(c.num_classes) + 1
   c.regularize = ml_collections.ConfigDict(dict(

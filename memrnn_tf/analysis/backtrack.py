@@ -29,10 +29,11 @@ import os
 from absl import logging
 import numpy as np
 
+from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
-from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints
+from memrnn_tf.analysis import stats
 from memrnn_tf.training import curricula
 from memrnn_tf.training import replay
 
@@ -176,7 +177,7 @@ def track(run, steps, points, speeds=None, iterations=None, merge_tol=1e-3):
   """
   steps = [int(s) for s in steps]
   if any(a <= b for a, b in zip(steps, steps[1:])):
-    raise ValueError(f'steps must decrease, got {steps}')
+    raise errors.ConfigError(f'steps must decrease, got {steps}')
   run.load(steps[0])
   points = np.asarray(points, np.float32)
   xi = np.asarray(run.step_fn.to_xi(points))
@@ -284,7 +285,7 @@ def backtrack(workdir, data_dir=None, tol=1e-8, max_iters=20_000, refine=True,
   config = workdir_lib.load_config(workdir)
   steps = workdir_lib.snapshot_steps(workdir)[::-1]
   if len(steps) < 2:
-    raise FileNotFoundError(f'{workdir} has {len(steps)} snapshots; backtracking needs two')
+    raise errors.RunNotFoundError(f'{workdir} has {len(steps)} snapshots; backtracking needs two')
   final = final_slow_points(workdir, data_dir, step=steps[0])
   run = RunModel(workdir, data_dir, tol=tol, max_iters=max_iters)
   coarse = track(run, steps, final.points, final.speeds, final.iterations, merge_tol)
@@ -387,9 +388,9 @@ def expand_workdirs(workdir=None, workdirs=None):
       if os.path.exists(os.path.join(m, 'config.json')) and m not in out:
         out.append(m)
       elif not glob.has_magic(item):
-        raise ValueError(f'{m} is not a run directory (no config.json)')
+        raise errors.ConfigError(f'{m} is not a run directory (no config.json)')
   if not out:
-    raise ValueError(f'no run directory matches --workdir/--workdirs {items}')
+    raise errors.ConfigError(f'no run directory matches --workdir/--workdirs {items}')
   return out
 
 

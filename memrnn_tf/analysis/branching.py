@@ -31,9 +31,10 @@ import os
 from absl import logging
 import numpy as np
 
+from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
-from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import backtrack as bt
+from memrnn_tf.analysis import stats
 from memrnn_tf.training import curricula
 from memrnn_tf.training import evaluation
 from memrnn_tf.training import replay
@@ -58,7 +59,7 @@ def introductions(config):
   """
   cur = curricula.create_curriculum(config)
   if not cur.class_boundaries:
-    raise ValueError(f'branching needs a curriculum that introduces classes (VoCu); '
+    raise errors.ConfigError(f'branching needs a curriculum that introduces classes (VoCu); '
                      f'{config.curriculum!r} introduces none')
   order = [int(c) for c in (config.get('class_order') or range(config.num_classes))]
   bounds = list(cur.class_boundaries) + [int(config.num_steps)]
@@ -99,7 +100,7 @@ def event_steps(config, event, weights='replay', snapshot_steps=(), spacing=None
     inner = set(range(end + spacing, start, spacing))
     return {'track': sorted(inner | {start, end}, reverse=True), 'pre': pre, 'post': post}
   if weights != 'snapshots':
-    raise ValueError(f"weights must be 'replay' or 'snapshots', got {weights!r}")
+    raise errors.ConfigError(f"weights must be 'replay' or 'snapshots', got {weights!r}")
   snaps = np.asarray(sorted(snapshot_steps))
   before, after = snaps[snaps < tau], snaps[(snaps >= tau) & (snaps <= n)]
   if not before.size or not after.size:

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import tasks
@@ -67,7 +68,7 @@ def delay_curve(model, task, delays=DELAYS, num_trials=1000, batch_size=500, see
   """
   delays = np.asarray(sorted(int(d) for d in delays))
   if delays.size == 0 or delays[0] < 1:
-    raise ValueError(f'delays must be positive integers, got {delays.tolist()}')
+    raise errors.ConfigError(f'delays must be positive integers, got {delays.tolist()}')
   max_delay = int(delays[-1])
   scored = tf.constant(np.isin(np.arange(max_delay + 1), delays))
   n = min(int(batch_size), int(num_trials))
@@ -149,7 +150,7 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
   """
   config = workdir_lib.load_config(workdir)
   if config.get('task_kind', 'classification') != 'template_matching':
-    raise ValueError(f'{workdir} is not a template-matching run (config.task_kind)')
+    raise errors.ConfigError(f'{workdir} is not a template-matching run (config.task_kind)')
   model, path = workdir_lib.load_trained_model(workdir)
   task = workdir_lib.make_task(config, 'test', data_dir)
   means, kept = class_means(model, task, seed=seed)

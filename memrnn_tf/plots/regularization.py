@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from memrnn_tf import errors
+
 ARMS = ('control', 'slow_points', 'centres')
 _STYLE = {'control': ('-', 'control'), 'slow_points': (':', 'slow-point targets'),
           'centres': ('--', 'centre-of-mass targets')}
@@ -123,7 +125,7 @@ def plot_regularization(workdirs, path):
 
   groups = load_runs(workdirs)
   if not groups:
-    raise ValueError('no regularization.json in the given workdirs: run bin/regularize.py')
+    raise errors.ConfigError('no regularization.json in the given workdirs: run bin/regularize.py')
   keys = sorted(groups)
   fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
   for ax, key in zip(axes[0], keys):

@@ -6,6 +6,7 @@
 import concurrent.futures
 import os
 
+from memrnn_tf import errors
 from memrnn_tf.sweep import runs
 
 # Memory one training process may take (a GRU-200 at batch 128 peaks near 1.2 GB).
@@ -49,7 +50,7 @@ class LocalBackend:
 
   def __init__(self, concurrency=None):
     if concurrency is not None and concurrency < 1:
-      raise ValueError(f'concurrency must be >= 1, got {concurrency}')
+      raise errors.ConfigError(f'concurrency must be >= 1, got {concurrency}')
     self.concurrency = concurrency
 
   def plan(self, num_runs):

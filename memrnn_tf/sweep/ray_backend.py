@@ -15,6 +15,7 @@ GPU memory as needed instead of taking all of it).
 import os
 
 from memrnn_tf import cli
+from memrnn_tf import errors
 from memrnn_tf.sweep import grid
 from memrnn_tf.sweep import local
 from memrnn_tf.sweep import runs
@@ -33,7 +34,7 @@ class RayBackend:
 
   def __init__(self, address, num_cpus=1.0, num_gpus=0.0, local_num_cpus=None):
     if num_cpus <= 0 or num_gpus < 0:
-      raise ValueError(f'need num_cpus > 0 and num_gpus >= 0, got {num_cpus}, {num_gpus}')
+      raise errors.ConfigError(f'need num_cpus > 0 and num_gpus >= 0, got {num_cpus}, {num_gpus}')
     self.address = address
     self.num_cpus = float(num_cpus)
     self.num_gpus = float(num_gpus)

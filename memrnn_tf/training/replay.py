@@ -101,7 +101,7 @@ def load_weights(model, workdir, step):
       return path
   path = cache_path(workdir, step)
   if not os.path.exists(path):
-    raise FileNotFoundError(f'weights of step {step} of {workdir} are neither a snapshot nor '
+    raise errors.RunNotFoundError(f'weights of step {step} of {workdir} are neither a snapshot nor '
                             'replayed yet (memrnn_tf.training.replay.replay_weights)')
   with np.load(path) as d:
     model.set_weights([d[f'w{i}'] for i in range(len(d.files))])
@@ -134,7 +134,7 @@ class Replayer:
     self.chunk = loop.make_train_chunk(self.exp)
     self.states = exact_states(workdir)
     if 0 not in self.states:
-      raise FileNotFoundError(f'{workdir}/snapshots has no snapshot-0: cannot replay')
+      raise errors.RunNotFoundError(f'{workdir}/snapshots has no snapshot-0: cannot replay')
     self.snapshots = _steps_in(os.path.join(workdir, 'snapshots'), 'snapshot')
     self.check = check
     self._reference = workdir_lib.model_from_config(config) if check else None
@@ -163,7 +163,7 @@ class Replayer:
     """Trains (restoring first if needed) until the model holds the weights of ``step``."""
     step = int(step)
     if step > int(self.config.num_steps):
-      raise ValueError(f'step {step} is beyond the run\'s num_steps={self.config.num_steps}')
+      raise errors.ConfigError(f'step {step} is beyond the run\'s num_steps={self.config.num_steps}')
     start = self.start_for(step)
     if self.step is None or self.step > step or self.step < start:
       self._restore(start)
