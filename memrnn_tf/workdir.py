@@ -141,7 +141,14 @@ def config_differences(stored, new, resumable=RESUMABLE_FIELDS):
   """
   old_flat, new_flat = _flatten(stored), _flatten(new)
   return [(key, old_flat[key], new_flat[key]) for key in sorted(set(old_flat) & set(new_flat))
-          if key.split('.')[0] not in resumable and old_flat[key] != new_flat[key]]
+          if key.split('.')[0] not in resumable and not _same(old_flat[key], new_flat[key])]
+
+
+def _same(a, b):
+  # NaN == NaN here: a config that asks for NaN asks for what the stored one holds.
+  if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+    return True
+  return a == b
 
 
 def check_workdir(config, workdir):

@@ -72,7 +72,7 @@ def test_grid_overrides_rebuild_each_run_config():
     for path, value in p.overrides.items():
       grid.set_field(rebuilt, path, value)
     assert rebuilt.to_dict() == p.config.to_dict()
-  assert points[1].overrides == {'num_steps': 3, 'jit_compile': False, 'eval_trials': 32,
+  assert points[1].overrides == {'num_steps': 3, 'perf.jit_compile': False, 'eval_trials': 32,
                                  'seed': 0, 'curriculum': 'vocu'}
   assert base.num_steps == 24
 
@@ -196,7 +196,7 @@ def test_local_smoke_sweep_then_rerun_skips_everything(tmp_path, data_dir):
     with open(os.path.join(r['workdir'], 'config.json')) as f:
       saved = json.load(f)
     assert (saved['curriculum'], saved['seed']) == (r['overrides']['curriculum'], 0)
-    assert saved[runs.THREADS_FIELD] == 1 and saved['num_steps'] == 8
+    assert saved['perf']['intra_op_threads'] == 1 and saved['num_steps'] == 8
     with open(os.path.join(r['workdir'], 'analysis', 'extrapolation.json')) as f:
       out = json.load(f)
     assert r['post']['extrapolate'] == {'delays': [4, 19], 'accuracy': out['accuracy'],

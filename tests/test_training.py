@@ -139,6 +139,14 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
   workdir = str(tmp_path / 'nan')
   _train(workdir, data_dir)
   before = workdir_lib.load_trained_model(workdir)[0].cell.kernel.numpy()
+  # A run whose inputs go bad after step 24: its stored config asks for 48 steps of NaN
+  # noise (a resume with other settings than the stored ones would be refused).
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    stored = json.load(f)
+  stored['num_steps'], stored['task']['noise_scale'] = 48, float('nan')
+  with open(path, 'w') as f:
+    json.dump(stored, f)
   proc = _train(workdir, data_dir, '--config.num_steps=48', '--config.task.noise_scale=nan',
                 check=False)
   assert proc.returncode != 0
@@ -264,7 +272,7 @@ def test_cifar_smoke_trains_with_conv_frontend(tmp_path, data_dir):
 def test_extrapolate_binary(trained, data_dir):
   proc = _run(['bin/extrapolate.py', f'--workdir={trained}', '--delays=4,30',
                '--num_trials=40'], data_dir)
-  assert proc.stdout.splitlines()[0] == 'delay  accuracy'
+  assert 'delay' in proc.stdout and 'accuracy' in proc.stdout
   with open(os.path.join(trained, 'analysis', 'extrapolation.json')) as f:
     out = json.load(f)
   assert out['delays'] == [4, 30] and out['trials'] == 40
@@ -272,4 +280,4 @@ def test_extrapolate_binary(trained, data_dir):
   proc = _run(['bin/extrapolate.py', f'--workdir={trained}', '--delays=0'], data_dir,
               check=False)
   assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith(
-      'error: delays must be positive')
+      'error: delays must be integers >= 1')
