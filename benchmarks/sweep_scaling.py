@@ -48,8 +48,9 @@ def sweep_config(batch_size, num_steps, concurrency, log_points):
   run = config.run
   run.batch_size = batch_size
   run.num_steps = num_steps
-  run.steps_per_execution = max(1, min(run.steps_per_execution, num_steps // log_points))
-  run.log_every = max(run.steps_per_execution, num_steps // log_points)
+  run.perf.steps_per_execution = max(1, min(run.perf.steps_per_execution,
+                                            num_steps // log_points))
+  run.log_every = max(run.perf.steps_per_execution, num_steps // log_points)
   run.checkpoint_every = run.snapshot_every = num_steps
   run.eval_trials = run.eval_batch_size = 100
   config.axes = ml_collections.ConfigDict(dict(seed=tuple(range(concurrency))))

@@ -115,9 +115,10 @@ def test_bad_grids_are_one_line_errors():
     driver.plan_sweep(sweep_config, '/nonexistent', local.LocalBackend())
 
 
-def test_default_concurrency_one_run_per_core():
+def test_default_concurrency_one_run_per_two_cores():
   gib = 1 << 30
-  assert local.default_concurrency(10, cores=2, memory_bytes=64 * gib) == 2
+  assert local.default_concurrency(10, cores=2, memory_bytes=64 * gib) == 1
+  assert local.default_concurrency(10, cores=16, memory_bytes=64 * gib) == 8
   assert local.default_concurrency(1, cores=16, memory_bytes=64 * gib) == 1
   assert local.default_concurrency(40, cores=16, memory_bytes=8 * gib) == 4  # 2 GiB a run
   assert local.threads_per_run(2, cores=2) == 1

@@ -11,6 +11,9 @@ from memrnn_tf.sweep import runs
 
 # Memory one training process may take (a GRU-200 at batch 128 peaks near 1.2 GB).
 _BYTES_PER_RUN = 2 << 30
+# Cores per concurrent run: two runs sharing two cores trained no faster than one alone at
+# batch 128 and only modestly faster at batch 1 (benchmarks/sweep_scaling.py, BUILD_NOTES).
+_CORES_PER_RUN = 2
 
 
 def available_cores():
@@ -22,12 +25,13 @@ def available_cores():
 
 
 def default_concurrency(num_runs, cores=None, memory_bytes=None):
-  """Concurrent runs when ``--concurrency`` is not given: one run per core.
+  """Concurrent runs when ``--concurrency`` is not given: one run per two cores.
 
-  Each run then gets one thread per op (``runs.THREADS_FIELD``). The recurrence is a chain
-  of small ops, so one run uses a second core poorly, while independent runs scale with
-  the cores (benchmarks/sweep_scaling.py measures both). Never more runs than are left to
-  do, nor more than memory holds at ~2 GiB each.
+  With more than one run, each gets its share of the cores as threads per op
+  (``runs.THREADS_FIELD``). On two cores one run at a time keeps TensorFlow's own threads:
+  ``benchmarks/sweep_scaling.py`` found no gain from two concurrent runs at batch 128 (the
+  ``cpu`` and ``paper`` configs). Never more runs than are left to do, nor more than memory
+  holds at ~2 GiB each.
   """
   cores = cores or available_cores()
   if memory_bytes is None:
@@ -35,7 +39,7 @@ def default_concurrency(num_runs, cores=None, memory_bytes=None):
       memory_bytes = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
     except (AttributeError, ValueError, OSError):
       memory_bytes = cores * _BYTES_PER_RUN
-  return max(1, min(cores, num_runs, memory_bytes // _BYTES_PER_RUN))
+  return max(1, min(cores // _CORES_PER_RUN, num_runs, memory_bytes // _BYTES_PER_RUN))
 
 
 def threads_per_run(concurrency, cores=None):
