@@ -28,6 +28,7 @@ from absl import flags
 
 from memrnn_tf import cli
 from memrnn_tf.analysis import backtrack
+from memrnn_tf.analysis import multirun
 from memrnn_tf.plots import backtrack as plots
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.')
@@ -61,7 +62,7 @@ def _row(w, s):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  workdirs = cli.run_or_exit(backtrack.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
+  workdirs = cli.run_or_exit(multirun.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
   print(f'{"run":<28} {"curr":<6} {"refined":<7} {"status":<8} {"valid":>6} '
         f'{"|dlogS| ev":>7} {"else":>7} {"ratio":>6} {"p":>7}')
   for w in workdirs:
@@ -72,7 +73,7 @@ def main(argv):
     plots.plot_run(w)
     print(_row(w, summary))
   if len(workdirs) > 1:
-    out = _OUT.value or backtrack.default_out(workdirs)
+    out = _OUT.value or multirun.default_out_dir(workdirs)
     agg = cli.run_or_exit(backtrack.aggregate, workdirs, out)
     print(f'figure: {plots.plot_summary(out)}')
     for cur, info in agg['curricula'].items():

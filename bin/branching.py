@@ -26,6 +26,7 @@ from absl import flags
 from memrnn_tf import cli
 from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
+from memrnn_tf.analysis import multirun
 from memrnn_tf.plots import branching as plots
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'VoCu run directory.')
@@ -48,7 +49,7 @@ _MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each searc
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  workdirs = cli.run_or_exit(backtrack.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
+  workdirs = cli.run_or_exit(multirun.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
   print(f'{"run":<28} {"tau":>5} {"new":>3} {"from":>4} {"nearest":>7} {"d_spawn":>8} '
         f'{"d_others":>8}')
   for w in workdirs:
@@ -63,7 +64,7 @@ def main(argv):
             f'{e["spawner"]:>4} {e["spawner_nearest"]:>7} {e["delta_spawner"]:>+8.3f} '
             f'{others:>8}')
   if len(workdirs) > 1:
-    out = _OUT.value or backtrack.default_out(workdirs)
+    out = _OUT.value or multirun.default_out_dir(workdirs)
     agg = cli.run_or_exit(branching.aggregate, workdirs, out)
     t = agg['test']
     print(f'figure: {plots.plot_summary(out)}')

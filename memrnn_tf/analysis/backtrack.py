@@ -22,7 +22,6 @@ by ``aggregate`` into ``<out>/analysis/backtrack.json`` (mean +- SEM per curricu
 """
 
 import dataclasses
-import glob
 import json
 import os
 
@@ -372,28 +371,6 @@ def _summarise(workdir, config, result, coarse, refinement, tol, merge_tol, writ
 
 
 # --- several runs -------------------------------------------------------------------------
-def expand_workdirs(workdir=None, workdirs=None):
-  """Run directories from ``--workdir`` and/or ``--workdirs`` (comma list; each item may be
-  a glob). Only directories with a ``config.json`` count; order is kept, duplicates dropped.
-
-  Raises:
-    ValueError: when nothing matches.
-  """
-  items = ([workdir] if workdir else []) + [w.strip() for w in (workdirs or '').split(',')
-                                             if w.strip()]
-  out = []
-  for item in items:
-    matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
-    for m in matches:
-      if os.path.exists(os.path.join(m, 'config.json')) and m not in out:
-        out.append(m)
-      elif not glob.has_magic(item):
-        raise errors.ConfigError(f'{m} is not a run directory (no config.json)')
-  if not out:
-    raise errors.ConfigError(f'no run directory matches --workdir/--workdirs {items}')
-  return out
-
-
 def cached(workdir, name, compute, reuse=False):
   """``compute()``, or the saved ``<workdir>/analysis/<name>.json`` when ``reuse`` and it
   exists."""
@@ -402,11 +379,6 @@ def cached(workdir, name, compute, reuse=False):
     with open(path) as f:
       return json.load(f)
   return compute()
-
-
-def default_out(workdirs):
-  """The common parent directory of several runs (where their aggregate goes)."""
-  return os.path.commonpath([os.path.dirname(os.path.abspath(w)) for w in workdirs])
 
 
 def load(workdir):

@@ -37,8 +37,10 @@ def expand_workdirs(workdir=None, workdirs=None):
   patterns = []
   if workdir:
     patterns.append(workdir)
+  if isinstance(workdirs, str):  # one comma list, as a string flag gives it
+    workdirs = [workdirs]
   for item in workdirs or []:
-    patterns.extend(p for p in str(item).split(',') if p)
+    patterns.extend(p.strip() for p in str(item).split(',') if p.strip())
   found = []
   for pattern in patterns:
     matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]

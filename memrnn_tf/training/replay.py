@@ -34,7 +34,6 @@ from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.training import experiment
 from memrnn_tf.training import loop
-from memrnn_tf.training import trainer
 
 
 def _steps_in(directory, prefix):
