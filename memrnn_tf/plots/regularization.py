@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from memrnn_tf import errors
+from memrnn_tf.analysis import stats
 
 ARMS = ('control', 'slow_points', 'centres')
 _STYLE = {'control': ('-', 'control'), 'slow_points': (':', 'slow-point targets'),
@@ -47,11 +48,9 @@ def load_runs(workdirs):
 
 
 def _mean_sem(rows):
-  rows = np.asarray(rows, np.float64)
-  mean = rows.mean(axis=0)
-  sem = (rows.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1
-         else np.zeros_like(mean))
-  return mean, sem
+  """Mean and SEM over networks ``[N, ...]``; the SEM of a single network is drawn as 0."""
+  mean, sem, n = stats.mean_sem(rows, axis=0)
+  return mean, np.where(n > 1, sem, 0.0)
 
 
 def aggregate(summaries, when='after'):
