@@ -1,5 +1,9 @@
 """Delayed template matching (supplement A): trials, config, model and its analysis."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -70,3 +74,16 @@ def test_config_builds_three_output_model(data_dir):
   assert 0.0 <= float(logs['digit_accuracy']) <= 1.0
   with pytest.raises(ValueError, match='unknown variant'):
     template_matching.get_config('big')
+
+
+def test_template_and_regularization_binaries_reject_bad_input_in_one_line(tmp_path):
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  for args, message in [
+      (['bin/template_matching.py', f'--workdir={tmp_path}/missing'], 'config.json not found'),
+      (['bin/plot_regularization.py', f'--workdirs={tmp_path}/missing',
+        f'--out={tmp_path}/x.png'], 'no regularization.json'),
+  ]:
+    proc = subprocess.run([sys.executable] + args, cwd=repo, capture_output=True, text=True,
+                          timeout=300)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and last.startswith('error: ') and message in last, last
