@@ -256,3 +256,36 @@ def two_sample_tests(x, y, alternative='greater'):
 def finite_or_none(x):
   x = float(x)
   return x if math.isfinite(x) else None
+
+
+def welch_from_stats(mean_x, sem_x, n_x, mean_y, sem_y, n_y):
+  """Welch's two-sided t-test of two samples given as mean, SEM and count.
+
+  The SEMs are those of ``mean_sem`` (``std(ddof=1) / sqrt(n)``), so the result equals
+  the test on the samples themselves; aggregates that keep only ``summarize`` output can
+  still be compared.
+
+  Returns:
+    Dict ``{'difference' (x - y), 't', 'p', 'n_x', 'n_y'}``; ``t`` and ``p`` are None when
+    either sample has fewer than 2 values or both have zero variance.
+  """
+  out = {'difference': finite_or_none(mean_x - mean_y)
+         if None not in (mean_x, mean_y) else None,
+         't': None, 'p': None, 'n_x': int(n_x or 0), 'n_y': int(n_y or 0)}
+  if out['n_x'] < 2 or out['n_y'] < 2 or None in (mean_x, mean_y, sem_x, sem_y):
+    return out
+  std_x, std_y = sem_x * math.sqrt(n_x), sem_y * math.sqrt(n_y)
+  if std_x == 0 and std_y == 0:
+    return out
+  res = sps.ttest_ind_from_stats(mean_x, std_x, n_x, mean_y, std_y, n_y, equal_var=False)
+  out['t'], out['p'] = finite_or_none(res.statistic), finite_or_none(res.pvalue)
+  return out
+
+
+def welch_test(x, y):
+  """Welch's two-sided t-test of two samples (non-finite values dropped); see
+  ``welch_from_stats``."""
+  mx, sx, nx = mean_sem(np.ravel(x))
+  my, sy, ny = mean_sem(np.ravel(y))
+  none = lambda v: v if math.isfinite(v) else None  # noqa: E731
+  return welch_from_stats(none(mx), none(sx), nx, none(my), none(sy), ny)
