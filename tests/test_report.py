@@ -245,6 +245,8 @@ def test_every_claim_has_a_heading_and_a_row(full):
   for key in KEYS:
     _row(text, key)
   assert 'Total compute time' in text and 'Variant: `test`' in text
+  with open(os.path.join(full[0], 'report.json')) as f:
+    assert [s['key'] for s in json.load(f)] == list(KEYS)
 
 
 def test_verdicts_of_a_clear_decu_advantage(full):
@@ -327,3 +329,17 @@ def test_welch_from_stats_equals_the_test_on_samples():
   assert got['p'] == pytest.approx(want.pvalue)
   assert got['t'] == pytest.approx(want.statistic)
   assert stats.welch_test([0.5], y)['p'] is None
+
+
+def test_verdict_of_mixed_comparisons():
+  win = claims.compare('a', (0.8, 0.01, 5), (0.5, 0.01, 5))
+  tie = claims.compare('b', (0.6, 0.1, 5), (0.5, 0.1, 5))
+  loss = claims.compare('c', (0.3, 0.01, 5), (0.5, 0.01, 5))
+  few = claims.compare('d', (0.9, 0.01, 2), (0.1, 0.01, 5))
+  assert [c['outcome'] for c in (win, tie, loss, few)] == ['+', '0', '-', 'few']
+  assert claims.verdict_of([win, few])[0] == claims.REPRODUCES
+  assert claims.verdict_of([win, tie])[0] == claims.INCONCLUSIVE
+  verdict, reason = claims.verdict_of([win, loss])
+  assert verdict == claims.DOES_NOT_REPRODUCE
+  assert reason.startswith('VoCu ahead by 20.0 points at c, Welch p = ')
+  assert claims.verdict_of([few])[0] == claims.INCONCLUSIVE

@@ -205,6 +205,21 @@ def _paper(name):
   return f'{source} ({text})'
 
 
+def _every_group(num_checked, failures, success, unit):
+  """Verdict of a test that every group with enough networks must pass.
+
+  Returns:
+    ``(verdict, reason)``: inconclusive when no group was checked (``unit`` names what
+    needs more networks), does not reproduce with the ``failures`` when there are any,
+    else reproduces with ``success``.
+  """
+  if not num_checked:
+    return INCONCLUSIVE, f'fewer than {MIN_NETWORKS} networks per {unit}'
+  if failures:
+    return DOES_NOT_REPRODUCE, '; '.join(failures)
+  return REPRODUCES, success
+
+
 def _runs(repro, names):
   """``[(workdir, condition_key)]`` of the ready stages' workdirs that have a config."""
   out = []
@@ -215,13 +230,14 @@ def _runs(repro, names):
 
 
 # --- DeCu against VoCu -------------------------------------------------------------------
-def compare(label, x, y, names=('DeCu', 'VoCu'), larger_is_better=True):
+def compare(label, x, y, names=('DeCu', 'VoCu'), larger_is_better=True, verb='ahead'):
   """Welch test of group ``x`` against ``y``, each ``(mean, sem, n)``.
 
   Returns:
     Dict: ``label``, ``x``, ``y``, ``test`` (``stats.welch_from_stats``) and ``outcome``:
     ``'+'`` (x better, p < ALPHA), ``'-'`` (y better, p < ALPHA), ``'0'`` (neither) or
-    ``'few'`` (a group with fewer than MIN_NETWORKS networks).
+    ``'few'`` (a group with fewer than MIN_NETWORKS networks); ``verb`` words the better
+    group in ``statistic`` (``'ahead'``, ``'loses less'``).
   """
   test = stats.welch_from_stats(*x, *y)
   outcome = 'few'
@@ -231,7 +247,7 @@ def compare(label, x, y, names=('DeCu', 'VoCu'), larger_is_better=True):
       better_x = (test['difference'] > 0) == larger_is_better
       outcome = '+' if better_x else '-'
   return {'label': label, 'x': x, 'y': y, 'names': names, 'test': test, 'outcome': outcome,
-          'larger_is_better': larger_is_better}
+          'larger_is_better': larger_is_better, 'verb': verb}
 
 
 def statistic(c, scale=100.0, unit='points'):
@@ -239,7 +255,7 @@ def statistic(c, scale=100.0, unit='points'):
   t = c['test']
   diff = t['difference'] or 0.0
   ahead = c['names'][0] if (diff > 0) == c['larger_is_better'] else c['names'][1]
-  return (f'{ahead} ahead by {abs(diff) * scale:.1f} {unit} at {c["label"]}, Welch p = '
+  return (f'{ahead} {c["verb"]} by {abs(diff) * scale:.1f} {unit} at {c["label"]}, Welch p = '
           f'{_p(t["p"])}, N = {t["n_x"]} vs {t["n_y"]}')
 
 
@@ -401,14 +417,9 @@ def nominal_accuracy(repro):
     if mean < ref['test'][0] - NOMINAL_TOLERANCE:
       short.append(f'{key}: {_pct(mean)} against {_pct(ref["test"][0])} ({ref["source"]}), '
                    f'{100 * (ref["test"][0] - mean):.1f} points short, N = {len(runs)}')
-  if not checked:
-    verdict, reason = INCONCLUSIVE, (f'fewer than {MIN_NETWORKS} networks per condition: '
-                                     'train more seeds')
-  elif short:
-    verdict, reason = DOES_NOT_REPRODUCE, '; '.join(short)
-  else:
-    verdict, reason = REPRODUCES, (f'all {len(checked)} conditions with N >= {MIN_NETWORKS} '
-                                   f'within {100 * NOMINAL_TOLERANCE:.0f} points or above')
+  verdict, reason = _every_group(
+      len(checked), short, f'all {len(checked)} conditions with N >= {MIN_NETWORKS} within '
+      f'{100 * NOMINAL_TOLERANCE:.0f} points or above', 'condition: train more seeds')
   ours = '; '.join(f'{r[0]} {r[1]}' for r in rows)
   detail = (f'**Rule.** {rule}\n\nTest and train accuracy are on the full nominal task '
             '(`eval.json`), mean +- SEM over networks (N).\n\n'
@@ -441,14 +452,10 @@ def naive_training(repro):
   enough = {k: numbers[f'{k} test mean'] for k, v in sigmoid.items() if len(v) >= MIN_NETWORKS}
   above = [f'{k}: {_pct(m)} digits, N = {len(sigmoid[k])}' for k, m in enough.items()
            if m >= NAIVE_CEILING]
-  if not enough:
-    verdict, reason = INCONCLUSIVE, (f'fewer than {MIN_NETWORKS} naive sigmoid-readout networks '
-                                     'per cell: train more naive seeds')
-  elif above:
-    verdict, reason = DOES_NOT_REPRODUCE, '; '.join(above)
-  else:
-    verdict, reason = REPRODUCES, '; '.join(f'{k}: {_pct(m)} digits, N = {len(sigmoid[k])}'
-                                            for k, m in enough.items())
+  verdict, reason = _every_group(
+      len(enough), above, '; '.join(f'{k}: {_pct(m)} digits, N = {len(sigmoid[k])}'
+                                    for k, m in enough.items()),
+      'naive sigmoid-readout cell: train more naive seeds')
   logits = [r for r in rows if _split_key(r[0])['readout'] == 'logits']
   extra = ('\n\n**Extra finding (logits readout).** ' + '; '.join(
       f'{r[0]}: {r[1]} test digits' for r in logits) + '. The paper trained only with the '
@@ -523,7 +530,8 @@ def second_retrieval(repro):
   for (cell, readout), (dk, vk) in _pairs(conditions).items():
     x = _summary_at(conditions[dk]['difference'], 0)
     y = _summary_at(conditions[vk]['difference'], 0)
-    comps.append(compare(f'{cell} {readout}', x, y, larger_is_better=False))
+    comps.append(compare(f'the second trigger ({cell} {readout})', x, y,
+                         larger_is_better=False, verb='loses less'))
     numbers[f'{cell} {readout} decu difference mean'] = x[0]
     numbers[f'{cell} {readout} vocu difference mean'] = y[0]
   for key, c in conditions.items():
@@ -550,14 +558,17 @@ def slow_points(repro):
   """Claim 5: class slow points read out their class and are far slower than class means."""
   title = 'Slow points read out their class and are far slower than the class means'
   paper_text = _paper('slow_points')
-  rule = (f'per network: the fraction of class slow points whose trigger readout is their '
-          f'class, and the median over classes of log10(class-mean speed / slow-point speed). '
+  rule = (f'per DeCu or VoCu network: the fraction of class slow points whose trigger readout '
+          f'is their class, and the median over classes of log10(class-mean speed / slow-point '
+          f'speed). '
           f'Reproduces if every condition with at least {MIN_NETWORKS} networks has a mean '
           'readout fraction >= 0.9 and a mean log10 ratio >= 1 (ten times slower); does not '
           'reproduce if any such condition misses either; inconclusive otherwise.')
   stages = list(MNIST_TRAIN_STAGES) + ['pca_mnist']
   groups = {}
   for w, key in _runs(repro, MNIST_TRAIN_STAGES):
+    if _split_key(key)['curriculum'] not in ('decu', 'vocu'):
+      continue  # naive networks hold no memory whose slow points could be judged
     table = read_json(os.path.join(w, 'analysis', 'slowpoints.json'))
     if table and table.get('classes'):
       cls = table['classes']
@@ -582,12 +593,9 @@ def slow_points(repro):
       checked += 1
       if frac[0] < 0.9 or ratio[0] is None or ratio[0] < 1:
         failed.append(f'{key}: readout {_pct(frac[0])}, log10 ratio {ratio[0]}, N = {len(nets)}')
-  if not checked:
-    verdict, reason = INCONCLUSIVE, f'fewer than {MIN_NETWORKS} networks per condition'
-  elif failed:
-    verdict, reason = DOES_NOT_REPRODUCE, '; '.join(failed)
-  else:
-    verdict, reason = REPRODUCES, f'all {checked} conditions with N >= {MIN_NETWORKS} pass'
+  verdict, reason = _every_group(
+      checked, failed, f'all {checked} conditions with N >= {MIN_NETWORKS} pass',
+      'condition: run the slow-point search on more networks')
   detail = '\n\n'.join([
       f'**Rule.** {rule}',
       _table(['condition', 'readout matches class', 'log10(class-mean / slow-point speed)'],
@@ -824,7 +832,7 @@ def regularization(repro):
       drop = _mean_sem_n([s['nominal']['before']['test'] - s['nominal']['after']['test']
                           for s in runs if s.get('nominal', {}).get('before')
                           and s['nominal'].get('after')])
-      label = f'delay 1000, {cell} {curriculum}'
+      label = f'delay 1000 ({cell} {curriculum}, {arm} vs control)'
       c = compare(label, _mean_sem_n(acc), _mean_sem_n(control), (arm, 'control'))
       if c['outcome'] != 'few' and drop[0] is not None and drop[0] > NOMINAL_INTACT:
         c['outcome'] = '-'

@@ -8,6 +8,8 @@ report.
 """
 
 import datetime
+import json
+import math
 import os
 import shutil
 
@@ -49,8 +51,9 @@ def copy_figures(root, sections):
   """Copies the sections' figures to ``<root>/figures/``.
 
   Returns:
-    ``{source path: path relative to root}``; a figure under ``root`` keeps its relative
-    path (slashes turned to ``__``) as its name, so names never collide.
+    ``{source path: path relative to root}``; a figure is named by its path relative to
+    ``root`` (its last three path parts when outside it) with slashes turned to ``__``, so
+    the runs' same-named figures (``figures/pca.png``) do not collide.
   """
   out_dir = os.path.join(root, 'figures')
   copied = {}
@@ -59,7 +62,9 @@ def copy_figures(root, sections):
       if src in copied or not os.path.exists(src):
         continue
       rel = os.path.relpath(os.path.abspath(src), root)
-      name = (rel if not rel.startswith('..') else os.path.basename(src)).replace(os.sep, '__')
+      if rel.startswith('..'):
+        rel = os.path.join(*os.path.abspath(src).split(os.sep)[-3:])
+      name = rel.replace(os.sep, '__')
       dst = os.path.join(out_dir, name)
       if os.path.abspath(src) != os.path.abspath(dst):
         os.makedirs(out_dir, exist_ok=True)
@@ -120,8 +125,22 @@ def render(repro, sections, figures, date=None):
   return '\n'.join(lines) + '\n'
 
 
+def _write_atomic(path, text):
+  with open(path + '.tmp', 'w') as f:
+    f.write(text)
+  os.replace(path + '.tmp', path)
+
+
+def _finite(numbers):
+  """``numbers`` with NaN/inf (not JSON) as None."""
+  return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+          for k, v in numbers.items()}
+
+
 def write_report(root):
   """Writes ``<root>/report.md`` (and ``<root>/figures/``) from ``<root>/reproduce.json``.
+
+  Also writes ``<root>/report.json``: per claim its key, title, verdict, reason and numbers.
 
   Args:
     root: the reproduction's root directory.
@@ -137,8 +156,9 @@ def write_report(root):
   sections = judge(repro)
   figures = copy_figures(root, sections)
   path = os.path.join(root, 'report.md')
-  with open(path + '.tmp', 'w') as f:
-    f.write(render(repro, sections, figures))
-  os.replace(path + '.tmp', path)
+  _write_atomic(path, render(repro, sections, figures))
+  verdicts = [{'key': s.key, 'title': s.title, 'verdict': s.verdict, 'reason': s.reason,
+               'numbers': _finite(s.numbers)} for s in sections]
+  _write_atomic(os.path.join(root, 'report.json'), json.dumps(verdicts, indent=1, default=float))
   logging.info('Wrote %s (%s)', path, ', '.join(f'{s.key}: {s.verdict}' for s in sections))
   return path
