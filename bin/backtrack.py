@@ -72,7 +72,7 @@ def main(argv):
         max_replay_steps=None if _MAX_REPLAY.value < 0 else _MAX_REPLAY.value), _REUSE.value)
     plots.plot_run(w)
     print(_row(w, summary))
-  if len(workdirs) > 1:
+  if len(workdirs) > 1 or _OUT.value:  # --out asks for the aggregate, even of one run
     out = _OUT.value or multirun.default_out_dir(workdirs)
     agg = cli.run_or_exit(backtrack.aggregate, workdirs, out)
     print(f'figure: {plots.plot_summary(out)}')

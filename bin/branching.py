@@ -63,7 +63,7 @@ def main(argv):
       print(f'{os.path.basename(os.path.normpath(w)):<28} {e["tau"]:>5} {e["new_class"]:>3} '
             f'{e["spawner"]:>4} {e["spawner_nearest"]:>7} {e["delta_spawner"]:>+8.3f} '
             f'{others:>8}')
-  if len(workdirs) > 1:
+  if len(workdirs) > 1 or _OUT.value:  # --out asks for the aggregate, even of one run
     out = _OUT.value or multirun.default_out_dir(workdirs)
     agg = cli.run_or_exit(branching.aggregate, workdirs, out)
     t = agg['test']

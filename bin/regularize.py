@@ -32,6 +32,9 @@ _STEPS = flags.DEFINE_integer('steps', None, 'Extra steps (default 5,000 scaled 
 _REFRESH = flags.DEFINE_integer('refresh_every', None,
                                 'Steps between target refreshes (default steps/5; 0: never).')
 _LR = flags.DEFINE_float('learning_rate', None, "Constant rate (default the run's final).")
+_DELAYS = flags.DEFINE_list('delays', [str(d) for d in regularize.DELAYS],
+                           'Delays of the final extrapolation curve (before and after).')
+_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay of that curve.')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
 
 
@@ -41,7 +44,9 @@ def main(argv):
   summary = cli.run_or_exit(regularize.regularize, _WORKDIR.value, _OUT.value,
                             targets=_TARGETS.value, penalty=_PENALTY.value, steps=_STEPS.value,
                             refresh_every=_REFRESH.value, learning_rate=_LR.value,
-                            data_dir=_DATA_DIR.value)
+                            data_dir=_DATA_DIR.value,
+                            delays=tuple(int(d) for d in _DELAYS.value),
+                            extrapolation_trials=_TRIALS.value)
   print(regularize.format_summary(summary))
 
 

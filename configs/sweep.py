@@ -19,6 +19,11 @@ Variants (``--config=configs/sweep.py:<variant>``):
 * ``paper``: the paper's protocol, GRU and LSTM x naive / DeCu / VoCu x seeds 0-9
   (60 networks) on the mnist ``paper`` config, with the same post-steps: hours per
   network on a CPU, meant for a Ray cluster or GPUs. Naive stays near chance.
+* ``<size>_<study>`` with size ``smoke`` | ``cpu`` | ``paper`` and study ``mnist_gru`` |
+  ``mnist_lstm`` | ``template_matching`` | ``cifar10``: the training grids of
+  ``bin/reproduce.py`` (``configs/reproduce.py`` says which it runs and why these sizes).
+  ``cpu_mnist_gru`` holds the ``gru_sigmoid`` and ``gru_logits`` runs (same names and
+  configs) plus naive training with both readouts.
 
 Fields: ``base`` (config file and variant every run starts from), ``run`` (that config
 with the overrides common to all runs: ``--config.run.num_steps=50`` shortens every run),
@@ -34,6 +39,7 @@ import ml_collections
 from memrnn_tf.sweep import grid
 
 _DELAYS = '4,19,50,100,200,500,1000'
+_CURRICULA = ('decu', 'vocu')
 
 
 def _grid(base, axes, post_steps='', **overrides):
@@ -56,7 +62,7 @@ def _grid(base, axes, post_steps='', **overrides):
 
 def get_config(arg='smoke'):
   """Returns the sweep config of variant ``arg``."""
-  curricula = ('decu', 'vocu')
+  curricula = _CURRICULA
   if arg == 'smoke':
     config = _grid('configs/mnist.py:smoke', dict(curriculum=curricula, seed=(0, 1)),
                    num_steps=8, perf__jit_compile=False, eval_trials=32, eval_batch_size=32)
@@ -72,7 +78,68 @@ def get_config(arg='smoke'):
                    dict(model=dict(cell=('gru', 'lstm')), curriculum=('naive',) + curricula,
                         seed=tuple(range(10))),
                    post_steps='extrapolate,find_slowpoints')
+  elif arg in REPRODUCE_GRIDS:
+    config = _reproduce_grid(*arg.split('_', 1))
   else:
     raise ValueError(f'unknown variant {arg!r} of configs/sweep.py: expected smoke, '
-                     'gru_sigmoid, gru_logits or paper')
+                     f'gru_sigmoid, gru_logits, paper or one of {", ".join(REPRODUCE_GRIDS)}')
+  return config
+
+
+# The grids of bin/reproduce.py: <size>_<study>.
+STUDIES = ('mnist_gru', 'mnist_lstm', 'template_matching', 'cifar10')
+REPRODUCE_GRIDS = tuple(f'{size}_{study}' for size in ('smoke', 'cpu', 'paper')
+                        for study in STUDIES)
+_BASE = {'mnist_gru': 'mnist', 'mnist_lstm': 'mnist', 'template_matching': 'template_matching',
+         'cifar10': 'cifar10'}
+_SMOKE_RUN = dict(num_steps=8, perf__jit_compile=False, eval_trials=32, eval_batch_size=32)
+
+
+def _reproduce_grid(size, study):
+  """One training grid of ``configs/reproduce.py:<size>``."""
+  base = f'configs/{_BASE[study]}.py:{size}'
+  readouts = (True, False)
+  both = ('naive',) + _CURRICULA
+  post = 'template_matching' if study == 'template_matching' else 'extrapolate,find_slowpoints'
+  overrides = dict(_SMOKE_RUN) if size == 'smoke' else {}
+  if study == 'cifar10' and size == 'smoke':
+    overrides.pop('eval_batch_size')
+  if size == 'smoke':
+    axes = {'mnist_gru': dict(curriculum=both, seed=(0,)),
+            'mnist_lstm': dict(curriculum=('decu',), seed=(0,)),
+            'template_matching': dict(seed=(0,)),
+            'cifar10': dict(curriculum=('decu',), seed=(0,))}[study]
+  elif size == 'cpu':
+    # Chosen to fit about 3 hours on 2 cores (configs/reproduce.py): N = 5 where the
+    # paper's claims about curricula and naive training are tested, fewer elsewhere.
+    axes = {'mnist_gru': dict(model=dict(readout_sigmoid=readouts), curriculum=both,
+                              seed=tuple(range(5))),
+            'mnist_lstm': dict(curriculum=_CURRICULA, seed=(0, 1)),
+            'template_matching': dict(seed=(0, 1)),
+            'cifar10': dict(curriculum=_CURRICULA, seed=(0,))}[study]
+  else:  # the paper's sizes: 10 networks per MNIST condition, 5 for CIFAR-10
+    seeds = tuple(range(5 if study == 'cifar10' else 10))
+    axes = {'mnist_gru': dict(model=dict(readout_sigmoid=readouts), curriculum=both,
+                              seed=seeds),
+            'mnist_lstm': dict(model=dict(readout_sigmoid=readouts), curriculum=both,
+                               seed=seeds),
+            'template_matching': dict(model=dict(cell=('gru', 'lstm')), seed=seeds),
+            'cifar10': dict(model=dict(cell=('gru', 'lstm')), curriculum=both,
+                            seed=seeds)}[study]
+  if study == 'mnist_gru':
+    overrides['model__cell'] = 'gru'
+  elif study == 'mnist_lstm':
+    overrides['model__cell'] = 'lstm'
+  if study in ('mnist_gru', 'mnist_lstm') and size != 'paper':
+    overrides['model__readout_sigmoid'] = True  # the authors' readout, unless an axis
+  config = _grid(base, axes, post_steps=post, **overrides)
+  if study == 'cifar10':
+    config.extrapolate.delays = '4,19,50,100,200,500'
+  if size == 'smoke':
+    config.extrapolate.delays = '4,19'
+    config.extrapolate.num_trials = 32
+    config.find_slowpoints.max_iters = 100
+    config.template_matching = ml_collections.ConfigDict(dict(delays='19,50', num_trials=32))
+  elif study == 'template_matching':
+    config.template_matching = ml_collections.ConfigDict(dict(num_trials=1000))
   return config

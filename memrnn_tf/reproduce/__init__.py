@@ -1,1 +1,1 @@
-"""The reproduction of the paper's claims: stages run by the pipeline and their report."""
+"""One-command reproduction of the paper: stages, pipeline and report."""

@@ -126,7 +126,12 @@ class RunFailed(Exception):
   pass
 
 
-def _call(argv, log, env):
+def call(argv, log, env):
+  """Runs ``argv`` with output to the open file ``log``; dies with this process.
+
+  Raises:
+    RunFailed: non-zero exit code.
+  """
   log.write(f'\n$ {" ".join(argv)}\n')
   log.flush()
   wrapped = [sys.executable, '-c', _DIE_WITH_PARENT, str(os.getpid()), *argv]
@@ -156,12 +161,12 @@ def execute(spec):
   try:
     with open(spec.log, 'a') as log:
       if read_state(spec)['eval'] is None:
-        _call(spec.train_argv, log, spec.env)
+        call(spec.train_argv, log, spec.env)
         if read_state(spec)['eval'] is None:
           raise RunFailed('training ended without eval.json')
       for name, argv, flags in spec.post_steps:
         if steps.read_output(spec.workdir, name, flags) is None:
-          _call(argv, log, spec.env)
+          call(argv, log, spec.env)
           if steps.read_output(spec.workdir, name, flags) is None:
             raise RunFailed(f'{name} ended without its output')
   except Exception as e:  # pylint: disable=broad-except

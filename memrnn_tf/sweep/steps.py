@@ -67,6 +67,11 @@ POST_STEPS = {
         summarize=lambda out: {k: out.get(k) for k in _SLOWPOINT_KEYS},
         complete=lambda out, flags: True,
         short=lambda s: f'slow pts {s["num_readout_correct"]}/{s["num_points"]} read out'),
+    'template_matching': PostStep(
+        output=lambda flags: os.path.join('analysis', 'template_matching.json'),
+        summarize=lambda out: {k: out[k] for k in ('delays', 'accuracy')},
+        complete=_extrapolation_complete,
+        short=_extrapolation_short),
 }
 
 

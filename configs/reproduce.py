@@ -1,0 +1,100 @@
+r"""The whole reproduction of the paper: bin/reproduce.py trains, analyses and reports.
+
+Commands (from the repository root):
+
+  python bin/reproduce.py --config=configs/reproduce.py:cpu --root=runs/reproduce_cpu
+  python bin/reproduce.py --config=configs/reproduce.py:smoke --root=/tmp/reproduce_smoke
+  python bin/reproduce.py --config=configs/reproduce.py:paper --root=/shared/reproduce \
+      --ray_address=auto
+
+It writes ``<root>/report.md`` (one section per claim of the paper, with a verdict) and
+``<root>/figures/``. Run it again and it reuses every finished run and analysis, so a
+second call only redraws; ``--stages=<glob,...>`` runs a part (``--stages='train_*'``).
+
+Variants (``--config=configs/reproduce.py:<variant>``):
+
+* ``smoke``: one tiny network per study, a few steps; a few minutes, for the tests. Every
+  verdict is "inconclusive" (untrained networks, N = 1).
+* ``cpu``: the ``cpu`` training configs. 30 GRU-200 MNIST networks (naive / DeCu / VoCu x
+  sigmoid / logits readout x 5 seeds: N = 5 wherever the paper's claims about curricula
+  and naive training are tested, with both readouts because naive training fails only
+  with the authors' sigmoid readout), 4 LSTMs (DeCu / VoCu x 2 seeds), 2 template-matching
+  GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
+  and branching on 3 networks per curriculum, speed regularisation (3 arms x 2 networks).
+  The GRU grid dominates (about 5 minutes per network on 2 idle cores); the whole variant
+  takes about 4 hours on 2 cores (BUILD_NOTES.md has the measured time). Expected verdicts:
+  see README.md ("Reproduce the paper").
+* ``paper``: the paper's sizes (10 networks per MNIST condition, GRU and LSTM, both
+  readouts; 5 per CIFAR-10 condition, on the full dataset when it is available), the
+  ``paper`` training configs: weeks on 2 CPU cores, for a Ray cluster or GPUs.
+
+Fields: ``studies`` (training grids ``configs/sweep.py:<variant>_<study>``, each under
+``<root>/<study>``), ``flipflop`` (variants of configs/flipflop.py under
+``<root>/flipflop/<variant>``), then one group of flags per analysis binary. ``runs`` in a
+group selects finished runs by ``<study>/<run name>`` globs under the root; the other fields
+are the binary's flags (``--config.backtrack.max_iters=2000``).
+"""
+
+import ml_collections
+
+_MNIST_CURRICULA = 'mnist_*/*_decu_*,mnist_*/*_vocu_*'
+
+
+def get_config(arg='smoke'):
+  """Returns the reproduction config of variant ``arg`` in {'smoke', 'cpu', 'paper'}."""
+  if arg not in ('smoke', 'cpu', 'paper'):
+    raise ValueError(f'unknown variant {arg!r} of configs/reproduce.py: expected smoke, cpu '
+                     'or paper')
+  smoke = arg == 'smoke'
+  config = ml_collections.ConfigDict()
+  config.variant = arg
+
+  # Training: configs/sweep.py:<variant>_<study>, each grid under <root>/<study>.
+  config.studies = 'mnist_gru,mnist_lstm,template_matching,cifar10'
+  # The flip-flop study (papers/003): configs/flipflop.py variants.
+  config.flipflop = 'smoke' if smoke else 'delay0,delay8'
+
+  # Extrapolation (000 Fig. 2; 001 noise and second retrieval) over the MNIST curricula.
+  config.extrapolate = ml_collections.ConfigDict(dict(
+      runs=_MNIST_CURRICULA, delays='19,50,100,200,500,1000', num_trials=1000,
+      protocols='fixed,tmax', noise_scales='1,1.5,2', noise_delays='19,50,100',
+      second_retrieval='12,12'))
+  config.extrapolate_cifar10 = ml_collections.ConfigDict(dict(
+      runs='cifar10/*', delays='19,50,100,200,500', num_trials=1000, protocols='fixed,tmax',
+      noise_scales='1,2', noise_delays='19,50,100'))
+  # Slow-point speed against long-delay accuracy (000 Fig. 4).
+  config.speed_accuracy = ml_collections.ConfigDict(dict(
+      runs=_MNIST_CURRICULA, num_trials=1000, num_permutations=10_000))
+  # PCA clouds (000 Fig. 3) of one network per curriculum.
+  config.pca = ml_collections.ConfigDict(dict(
+      runs='mnist_gru/gru_decu_sigmoid_s0,mnist_gru/gru_vocu_sigmoid_s0', num_trials=1000))
+  # Backtracking through training (000 Fig. 5A,B) and branching (Fig. 5C-E).
+  config.backtrack = ml_collections.ConfigDict(dict(
+      runs='mnist_gru/gru_decu_sigmoid_s[012],mnist_gru/gru_vocu_sigmoid_s[012]',
+      max_iters=5000, refine=True))
+  config.branching = ml_collections.ConfigDict(dict(
+      runs='mnist_gru/gru_vocu_sigmoid_s[012]', weights='replay', max_iters=5000,
+      num_trials=2000))
+  # Speed regularisation (000 section 8): each arm continues each selected run.
+  config.regularize = ml_collections.ConfigDict(dict(
+      runs='mnist_gru/gru_decu_sigmoid_s[01]', arms='control,slow_points,centres'))
+
+  if smoke:
+    config.extrapolate.update(delays='19,50', num_trials=32, noise_delays='19',
+                              second_retrieval='4,4')
+    config.extrapolate_cifar10.update(delays='19', num_trials=16, noise_delays='19')
+    config.speed_accuracy.update(num_trials=32, num_permutations=100)
+    config.speed_accuracy.delay = 50
+    config.pca.update(num_trials=32)
+    config.pca.delays = '20,50'
+    config.backtrack.update(runs='mnist_gru/gru_vocu_sigmoid_s0', max_iters=100, refine=False)
+    config.branching.update(runs='mnist_gru/gru_vocu_sigmoid_s0', weights='snapshots',
+                            max_iters=100, num_trials=32)
+    config.regularize.update(runs='mnist_gru/gru_decu_sigmoid_s0')
+    config.regularize.steps = 4
+    config.regularize.refresh_every = 2
+  elif arg == 'paper':
+    config.backtrack.runs = 'mnist_*/*_decu_sigmoid_s[0-9],mnist_*/*_vocu_sigmoid_s[0-9]'
+    config.branching.runs = 'mnist_*/*_vocu_sigmoid_s[0-9]'
+    config.regularize.runs = 'mnist_*/*_decu_sigmoid_s[0-4],mnist_*/*_vocu_sigmoid_s[0-4]'
+  return config
