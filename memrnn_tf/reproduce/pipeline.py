@@ -134,6 +134,8 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
   def run(stage):
     if stages_lib.selected(stage.name, stage_patterns):
       _run_stage(stage, record, root, env, dry_run)
+    elif stage.name not in record.entries:  # so the report can name its command
+      record.set(_entry(stage, 'skipped' if stage.skip_reason else 'pending'))
 
   # Training first; each later stage is built from what is on disk when it starts.
   for study in stages_lib.studies(config):

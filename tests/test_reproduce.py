@@ -1,0 +1,148 @@
+"""The reproduction pipeline (memrnn_tf.reproduce, bin/reproduce.py): stages, reuse, report."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from memrnn_tf.reproduce import pipeline
+from memrnn_tf.reproduce import stages
+from memrnn_tf.sweep import grid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _config(variant):
+  return grid.load_config_file(f'configs/reproduce.py:{variant}')
+
+
+@pytest.mark.parametrize('variant', ['smoke', 'cpu', 'paper'])
+def test_every_variant_names_its_stages_and_grids(variant):
+  config = _config(variant)
+  names = stages.stage_names(config)
+  assert names[:4] == ['train_mnist_gru', 'train_mnist_lstm', 'train_template_matching',
+                       'train_cifar10']
+  for required in ('extrapolate_mnist', 'speed_accuracy_mnist', 'backtrack_mnist',
+                   'branching_mnist', 'regularize_control_*', 'plot_regularization'):
+    assert required in names
+  for study in stages.studies(config):  # every grid exists and expands
+    _, points = grid.expand(grid.load_config_file(stages.sweep_spec(config, study)))
+    assert points
+
+
+def test_cpu_grid_has_five_networks_per_curriculum_and_readout():
+  _, points = grid.expand(grid.load_config_file('configs/sweep.py:cpu_mnist_gru'))
+  conditions = {}
+  for p in points:
+    key = (p.config.curriculum, p.config.model.readout_sigmoid)
+    conditions[key] = conditions.get(key, 0) + 1
+    assert p.config.model.cell == 'gru' and p.config.num_steps == 6000
+  assert conditions == {(c, r): 5 for c in ('naive', 'decu', 'vocu') for r in (True, False)}
+  # The earlier sweeps' networks are the same runs (names and configs), so they are reused.
+  _, old = grid.expand(grid.load_config_file('configs/sweep.py:gru_logits'))
+  by_name = {p.name: p for p in points}
+  for p in old:
+    assert grid.flatten(by_name[p.name].config) == grid.flatten(p.config)
+
+
+def test_finished_runs_need_eval_json(tmp_path):
+  for name in ('gru_decu_sigmoid_s0', 'gru_decu_sigmoid_s1', 'gru_vocu_sigmoid_s0'):
+    os.makedirs(tmp_path / 'mnist_gru' / name)
+  (tmp_path / 'mnist_gru' / 'gru_decu_sigmoid_s0.log').write_text('')
+  for name in ('gru_decu_sigmoid_s0', 'gru_vocu_sigmoid_s0'):
+    (tmp_path / 'mnist_gru' / name / 'eval.json').write_text('{}')
+  found = stages.finished_runs(str(tmp_path), 'mnist_*/*_decu_*, mnist_gru/gru_vocu_*')
+  assert [os.path.basename(p) for p in found] == ['gru_decu_sigmoid_s0', 'gru_vocu_sigmoid_s0']
+  config = _config('smoke')
+  config.extrapolate.runs = 'mnist_gru/*'
+  by_name = {s.name: s for s in stages.analysis_stages(config, str(tmp_path))}
+  extrapolate = by_name['extrapolate_mnist']
+  assert extrapolate.workdirs == found and extrapolate.skip_reason is None
+  assert f'--workdirs={",".join(found)}' in extrapolate.argv
+  assert '--protocols=fixed,tmax' in extrapolate.argv and '--second_retrieval=4,4' in extrapolate.argv
+  assert extrapolate.outputs == [str(tmp_path / 'aggregate' / 'mnist' / 'analysis' /
+                                     'extrapolation_summary.json')]
+  assert by_name['extrapolate_cifar10'].skip_reason.startswith('no finished run matches')
+  assert by_name['extrapolate_cifar10'].argv == []
+
+
+def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
+  root = str(tmp_path)
+  out = str(tmp_path / 'out.txt')
+
+  def stage(text):
+    code = f'open({out!r}, "a").write({text!r})'
+    return stages.Stage('fake', 'analysis', [sys.executable, '-c', code], [], [out])
+
+  record = pipeline._Record(root, _config('smoke'), {'stages': []})
+  assert pipeline._run_stage(stage('a'), record, root, {}, dry_run=False) == 'done'
+  record = pipeline._Record(root, _config('smoke'), pipeline.load_record(root))
+  assert pipeline._run_stage(stage('a'), record, root, {}, dry_run=False) == 'reused'
+  assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=False) == 'done'
+  with open(out) as f:
+    assert f.read() == 'ab'
+  failing = stages.Stage('bad', 'run', [sys.executable, '-c', 'raise SystemExit(3)'], [],
+                         [str(tmp_path / 'never')])
+  assert pipeline._run_stage(failing, record, root, {}, dry_run=False) == 'failed'
+  saved = {s['name']: s for s in pipeline.load_record(root)['stages']}
+  assert saved['fake']['status'] == 'done' and saved['fake']['command'].startswith('python -c')
+  assert 'exited with code 3' in saved['bad']['error']
+  assert os.path.exists(os.path.join(root, 'logs', 'bad.log'))
+
+
+def test_unknown_stage_pattern_is_an_error(tmp_path):
+  with pytest.raises(pipeline.ReproduceError, match='matches no stage'):
+    pipeline.run_pipeline(_config('smoke'), str(tmp_path), ['train_nothing'], report=False)
+
+
+def _reproduce(root, data_dir, *flags):
+  argv = [sys.executable, os.path.join(REPO, 'bin', 'reproduce.py'),
+          '--config=configs/reproduce.py:smoke', f'--root={root}', '--config.studies=mnist_gru',
+          '--config.flipflop=', *flags]
+  env = {**os.environ, 'MEMRNN_DATA_DIR': data_dir, 'PYTHONPATH': REPO}
+  return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+
+
+def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun(
+    tmp_path, data_dir):
+  root = str(tmp_path / 'repro')
+  stages_flag = '--stages=train_mnist_gru,extrapolate_mnist'
+  proc = _reproduce(root, data_dir, stages_flag)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  record = pipeline.load_record(root)
+  status = {s['name']: s['status'] for s in record['stages'] if s['status'] != 'pending'}
+  assert status == {'train_mnist_gru': 'done', 'extrapolate_mnist': 'done',
+                    'extrapolate_cifar10': 'skipped', 'plot_regularization': 'skipped'}
+  with open(os.path.join(root, 'report.md')) as f:
+    report = f.read()
+  # Every claim has its section, whatever ran.
+  for title in ('Nominal accuracy', 'Naive training', 'DeCu extrapolates further',
+                'Second retrieval', 'Slow points read out', 'Slow-point speed predicts',
+                'VoCu slow-point speeds jump', 'Spawning classes', 'Speed regularisation',
+                'Flip-flop', 'CIFAR-10'):
+    assert re.search(rf'^## .*{title}', report, re.M), title
+  # Numbers come from the files: nominal accuracy of each (single-network) condition.
+  for name in ('gru_decu_sigmoid_s0', 'gru_vocu_sigmoid_s0', 'gru_naive_sigmoid_s0'):
+    with open(os.path.join(root, 'mnist_gru', name, 'eval.json')) as f:
+      evaluation = json.load(f)
+    condition = 'mnist gru ' + name.split('_')[1] + ' sigmoid'
+    digits = 100 * evaluation['test']['digit_accuracy']
+    assert f'| {condition} | {digits:.1f}% (N=1)' in report
+  # Claims whose stages did not run say so, with the command, instead of showing numbers.
+  assert 'stage `speed_accuracy_mnist` is pending: run `python bin/speed_accuracy.py' in report
+  with open(os.path.join(root, 'aggregate', 'mnist', 'analysis',
+                         'extrapolation_summary.json')) as f:
+    summary = json.load(f)
+  assert set(summary['protocols']) == {'fixed', 'tmax'}
+  assert 'second_retrieval' in summary and 'noise' in summary
+
+  ran = ('train_mnist_gru', 'extrapolate_mnist')
+  logs = {n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran}
+  proc = _reproduce(root, data_dir, stages_flag)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  again = {s['name']: s['status'] for s in pipeline.load_record(root)['stages']}
+  assert [again[n] for n in ran] == ['reused', 'reused']
+  assert logs == {n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran}
