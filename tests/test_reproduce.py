@@ -110,8 +110,28 @@ def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun
     tmp_path, data_dir):
   root = str(tmp_path / 'repro')
   stages_flag = '--stages=train_mnist_gru,extrapolate_mnist'
-  proc = _reproduce(root, data_dir, stages_flag)
+  proc = _reproduce(root, data_dir, stages_flag, '--concurrency=2')
   assert proc.returncode == 0, proc.stderr[-3000:]
+  # The training grid ran through bin/sweep.py, two runs at a time, with its post-steps.
+  with open(os.path.join(root, 'mnist_gru', 'sweep.json')) as f:
+    sweep = json.load(f)
+  names = ['gru_naive_sigmoid_s0', 'gru_decu_sigmoid_s0', 'gru_vocu_sigmoid_s0']
+  assert [r['name'] for r in sweep['runs']] == names and sweep['counts'] == {'done': 3}
+  assert sweep['backend'] == 'local, 2 at a time, 1 threads per op'
+  for r in sweep['runs']:
+    assert r['status'] == 'done' and r['seconds'] > 0 and r['error'] is None
+    with open(os.path.join(r['workdir'], 'eval.json')) as f:
+      assert r['eval'] == json.load(f) and r['eval']['step'] == 8
+    with open(os.path.join(r['workdir'], 'config.json')) as f:
+      saved = json.load(f)
+    assert (saved['curriculum'], saved['seed']) == (r['overrides']['curriculum'], 0)
+    assert saved['perf']['intra_op_threads'] == 1 and saved['model']['readout_sigmoid']
+    with open(os.path.join(r['workdir'], 'analysis', 'extrapolation.json')) as f:
+      out = json.load(f)
+    saved = dict(zip(out['delays'], out['accuracy']))  # extrapolate_mnist added delay 50
+    assert r['post']['extrapolate'] == {'delays': [4, 19], 'accuracy': [saved[4], saved[19]],
+                                        'trials': 32}
+    assert r['post']['find_slowpoints']['num_points'] == 10
   record = pipeline.load_record(root)
   status = {s['name']: s['status'] for s in record['stages'] if s['status'] != 'pending'}
   assert status == {'train_mnist_gru': 'done', 'extrapolate_mnist': 'done',
@@ -141,8 +161,11 @@ def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun
 
   ran = ('train_mnist_gru', 'extrapolate_mnist')
   logs = {n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran}
+  logs.update({n: os.path.getsize(os.path.join(root, 'mnist_gru', n + '.log')) for n in names})
   proc = _reproduce(root, data_dir, stages_flag)
   assert proc.returncode == 0, proc.stderr[-3000:]
   again = {s['name']: s['status'] for s in pipeline.load_record(root)['stages']}
   assert [again[n] for n in ran] == ['reused', 'reused']
-  assert logs == {n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran}
+  assert logs == {**{n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran},
+                  **{n: os.path.getsize(os.path.join(root, 'mnist_gru', n + '.log'))
+                     for n in names}}

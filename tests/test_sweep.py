@@ -178,44 +178,8 @@ def _eval_json(workdir):
     return json.load(f)
 
 
-def test_local_smoke_sweep_then_rerun_skips_everything(tmp_path, data_dir):
-  """Two runs at once, each trained and extrapolated; sweep.json has their numbers; the
-  second invocation starts nothing."""
-  root = str(tmp_path / 'smoke')
-  flags = ('--config.axes.seed=(0,)', '--config.post_steps=extrapolate')
-  proc = subprocess.run(_sweep_argv(root, '--concurrency=2', *flags), env=_env(data_dir),
-                        capture_output=True, text=True, timeout=1800)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  sweep = _load(root)
-  names = ['gru_decu_logits_s0', 'gru_vocu_logits_s0']
-  assert [r['name'] for r in sweep['runs']] == names
-  assert sweep['counts'] == {'done': 2}
-  assert sweep['backend'] == 'local, 2 at a time, 1 threads per op'
-  for r in sweep['runs']:
-    assert r['status'] == 'done' and r['seconds'] > 0 and r['error'] is None
-    assert r['eval'] == _eval_json(r['workdir']) and r['eval']['step'] == 8
-    with open(os.path.join(r['workdir'], 'config.json')) as f:
-      saved = json.load(f)
-    assert (saved['curriculum'], saved['seed']) == (r['overrides']['curriculum'], 0)
-    assert saved['perf']['intra_op_threads'] == 1 and saved['num_steps'] == 8
-    with open(os.path.join(r['workdir'], 'analysis', 'extrapolation.json')) as f:
-      out = json.load(f)
-    assert r['post']['extrapolate'] == {'delays': [4, 19], 'accuracy': out['accuracy'],
-                                        'trials': 32}
-  table = proc.stdout.splitlines()
-  assert table[0].split()[:3] == ['run', 'status', 'min'] and len(table) == 3
-  assert table[2].split()[:2] == ['gru_vocu_logits_s0', 'done']
-  accuracy = sweep['runs'][1]['post']['extrapolate']['accuracy']
-  assert table[2].split()[-2:] == [f'd4:{accuracy[0]:.2f}', f'd19:{accuracy[1]:.2f}']
-
-  logs = [os.path.getsize(os.path.join(root, n + '.log')) for n in names]
-  proc = subprocess.run(_sweep_argv(root, *flags), env=_env(data_dir), capture_output=True,
-                        text=True, timeout=600)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert '2 finished, 0 to run' in proc.stderr
-  assert logs == [os.path.getsize(os.path.join(root, n + '.log')) for n in names]
-  again = _load(root)
-  assert [r['seconds'] for r in again['runs']] == [r['seconds'] for r in sweep['runs']]
+# The local backend's end-to-end run (two at a time, sweep.json, skipping on rerun) is
+# tested through bin/reproduce.py: tests/test_reproduce.py.
 
 
 def test_ray_smoke_sweep_and_a_failing_run(tmp_path, data_dir, monkeypatch):
