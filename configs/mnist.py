@@ -10,7 +10,7 @@ Variants (``--config=configs/mnist.py:<variant>``):
 * ``paper``: the protocol as the authors ran it: 140,000 Adam steps of batch 128 (their
   training script; the paper gives no batch size), lr 1e-4 divided by 10 at step 120,000
   (appendix C.1 of 001), DeCu/VoCu boundaries of appendix C.1. About 2.7 hours per GRU-200
-  on 2 CPU cores (about 1,800 trials/s); on a GPU: not measured yet. A job for a GPU or a
+  on 2 CPU cores; on a GPU: not measured yet. A job for a GPU or a
   cluster. Paper: 96.5-97.3% test digit accuracy for DeCu, 93.8-95.2% for VoCu, 0% for
   naive training.
 * ``paper_batch1``: ``paper`` at batch 1. Earlier sessions ran this schedule when the
