@@ -1,5 +1,6 @@
 """The reproduction report: a fake root with real-schema files, judged from saved files only."""
 
+import glob
 import json
 import os
 import re
@@ -343,3 +344,18 @@ def test_verdict_of_mixed_comparisons():
   assert verdict == claims.DOES_NOT_REPRODUCE
   assert reason.startswith('VoCu ahead by 20.0 points at c, Welch p = ')
   assert claims.verdict_of([few])[0] == claims.INCONCLUSIVE
+
+
+def test_unsettled_slow_points_are_inconclusive(tmp_path):
+  """Points that read out their class and are slow, but that the search did not settle
+  (status not_converged), are not the paper's "local minimum of speed"."""
+  root = _build(tmp_path)
+  for path in glob.glob(os.path.join(root, 'mnist_*', '*', 'analysis', 'slowpoints.json')):
+    with open(path) as f:
+      table = json.load(f)
+    for c in table['classes']:
+      c['status'] = 'not_converged'
+    _write(path, table)
+  row = _row(_report(root), '5')
+  assert _verdict(row) == 'inconclusive'
+  assert 'settled too few of them' in row and '0.0%' in row
