@@ -359,3 +359,17 @@ def test_unsettled_slow_points_are_inconclusive(tmp_path):
   row = _row(_report(root), '5')
   assert _verdict(row) == 'inconclusive'
   assert 'settled too few of them' in row and '0.0%' in row
+
+
+def test_second_retrieval_far_below_the_papers_vocu_loss_does_not_reproduce(tmp_path):
+  root = _build(tmp_path)
+  path = os.path.join(root, 'aggregate', 'mnist', 'analysis', 'extrapolation_summary.json')
+  with open(path) as f:
+    summary = json.load(f)
+  for key, c in summary['second_retrieval'].items():
+    if 'vocu' in key.split():  # VoCu loses nothing at the second trigger
+      c['difference'] = {'mean': 0.0, 'sem': 0.001, 'n': 5}
+  _write(path, summary)
+  row = _row(_report(root), '4')
+  assert _verdict(row) == 'does not reproduce'
+  assert "the paper loses more by 13.9 points" in row and "001 table 5" in row
