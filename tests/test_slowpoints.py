@@ -487,7 +487,7 @@ def test_minimum_on_the_bound_is_a_slow_point(dtype, atol):
 def test_bounded_refinement_runs_on_every_cell_with_its_box():
   """``clip='auto'`` on GRU, LSTM (packed state: c unbounded) and SimpleRNN: the points
   stay in the box, and whatever the refinement calls a slow point satisfies the KKT rules
-  when judged again."""
+  when judged again. The GRU and the SimpleRNN each have a minimum of S on the bound."""
   for kind in ('gru', 'lstm', 'simplernn'):
     cell = _random_cell(kind, 4, 2, stock=False, scale=1.5)
     step_fn = sp.step_fn_for_cell(cell)
@@ -498,6 +498,8 @@ def test_bounded_refinement_runs_on_every_cell_with_its_box():
     again = sp.SlowPoints.from_points(step_fn, result.points, np.ones(2, np.float32))
     np.testing.assert_array_equal(again.status, result.status)
     np.testing.assert_array_equal(again.num_at_bound, result.num_at_bound)
+    on_bound = (result.status == 'slow_point') & (result.num_at_bound > 0)
+    assert on_bound.any() == (kind != 'lstm'), (kind, result.num_at_bound)
 
 
 def test_from_points_judges_given_points():
