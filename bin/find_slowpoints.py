@@ -7,8 +7,10 @@ Writes ``<workdir>/analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<ST
 class means (a few seconds for a GRU-200, most of it tracing); ``--method=adam`` is the
 first-order search. Columns: class, status of the point found (``fixed_point``: residual at
 the float floor and the Newton step negligible; ``slow_point``: a local minimum of the speed
-above zero; ``not_converged``), its speed, the speed of the class mean it started from,
-iterations, the smallest singular value of the residual's Jacobian (dF/dx - I), class read
+above zero, over the reachable box |h| <= 1: the gradient vanishes in the free units and
+points outward in those on the bound; ``not_converged``), its speed, the speed of the class
+mean it started from, iterations, the smallest singular value of the residual's Jacobian
+(dF/dx - I), the number of units on the bound |h| = 1 (``at_bound``), class read
 out when the trigger arrives at the point, its probability, distance from the class mean
 (xi coordinates), number of unstable modes (|lambda| > 1), the largest |lambda| and the
 slowest time constant in steps (inf when |lambda| >= 1).

@@ -427,6 +427,81 @@ def test_marginal_gru_known_answer():
   assert matched >= 0.75 * len(truth) and len(found) >= len(truth) - 3, (matched, len(truth))
 
 
+_BOX_W = np.array([[3.0, 0.3, 0.0], [0.2, 3.0, 0.4], [0.5, -0.4, 1.0]])
+_BOX_B = np.array([0.1, -0.1, 0.2])
+_BOX_S = np.array([1.5, 1.5, 0.8])
+
+
+def _box_map(x, inputs):
+  """x' = s * tanh(W x + b): with s = 1.5 on units 0 and 1 their fixed points lie near
+  +-1.5, outside the box |x| <= 1, where S has minima on the boundary instead."""
+  w, b, s = (tf.constant(v, x.dtype) for v in (_BOX_W.T, _BOX_B, _BOX_S))
+  return s * tf.tanh(x @ w + b) + 0 * inputs[:, :1]
+
+
+def _box_minimum(corner):
+  """The minimum of S over the box with units 0, 1 held at ``corner`` (by hand: unit 2
+  solves dS/dx2 = 0 by bisection in float64), and the gradient of S there."""
+  from scipy import optimize  # pylint: disable=g-import-not-at-top
+
+  def gradient(x):
+    u = _BOX_W @ x + _BOX_B
+    jac = (_BOX_S * (1 - np.tanh(u) ** 2))[:, None] * _BOX_W - np.eye(3)
+    return 2 * jac.T @ (_BOX_S * np.tanh(u) - x)
+
+  x2 = optimize.brentq(lambda t: gradient(np.array([*corner, t]))[2], -1, 1, xtol=1e-15)
+  x = np.array([*corner, x2])
+  return x, gradient(x)
+
+
+@pytest.mark.parametrize('dtype, atol', [('float64', 1e-8), ('float32', 1e-4)])
+def test_minimum_on_the_bound_is_a_slow_point(dtype, atol):
+  """Projected Levenberg-Marquardt reaches S's minimum over the box |x| <= 1 when the
+  unconstrained roots lie outside it; the KKT rules call it a slow point with the two
+  bound units counted. Without the bound the same starts reach the roots outside."""
+  x0 = np.array([[0.9, 0.9, 0.0], [0.5, 0.7, -0.3], [-0.9, -0.8, 0.1], [0.99, -0.6, 0.8]],
+                np.float32)
+  corners = [(1.0, 1.0), (1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)]
+  result = sp.find_slow_points(_box_map, x0, np.zeros(1, np.float32), clip=1.0, dtype=dtype)
+  assert result.status.tolist() == ['slow_point'] * 4, result.status
+  np.testing.assert_array_equal(result.num_at_bound, 2)
+  assert result.iterations.max() <= 20, result.iterations
+  for point, speed, corner in zip(result.points, result.speeds, corners):
+    truth, gradient = _box_minimum(corner)
+    # KKT of the truth: descent -dS/dx points out of the box on the bound units.
+    assert np.all(-gradient[:2] * np.asarray(corner) > 0.1) and abs(gradient[2]) < 1e-12
+    np.testing.assert_allclose(point, truth, atol=atol, rtol=0)
+    want = np.sum((_BOX_S * np.tanh(_BOX_W @ truth + _BOX_B) - truth) ** 2)
+    np.testing.assert_allclose(speed, want, rtol=10 * atol)
+  # The same points judged without the box are not minima of S; a point on the bound
+  # whose gradient points inward is not one over the box either.
+  unconstrained = sp.SlowPoints.from_points(_box_map, result.points, np.zeros(1), clip=None)
+  assert (unconstrained.status == 'not_converged').all()
+  np.testing.assert_array_equal(unconstrained.num_at_bound, 0)
+  inward = sp.SlowPoints.from_points(_box_map, [[1.0, 1.0, -1.0]], np.zeros(1), clip=1.0)
+  assert inward.status.tolist() == ['not_converged'] and inward.num_at_bound.tolist() == [3]
+  free = sp.find_slow_points(_box_map, x0, np.zeros(1, np.float32), clip=None, dtype=dtype)
+  assert (free.status == 'fixed_point').all() and np.all(np.abs(free.points[:, :2]) > 1.4)
+
+
+def test_bounded_refinement_runs_on_every_cell_with_its_box():
+  """``clip='auto'`` on GRU, LSTM (packed state: c unbounded) and SimpleRNN: the points
+  stay in the box, and whatever the refinement calls a slow point satisfies the KKT rules
+  when judged again. The GRU and the SimpleRNN each have a minimum of S on the bound."""
+  for kind in ('gru', 'lstm', 'simplernn'):
+    cell = _random_cell(kind, 4, 2, stock=False, scale=1.5)
+    step_fn = sp.step_fn_for_cell(cell)
+    x0 = np.random.default_rng(2).uniform(-1, 1, (8, cell.state_size)).astype(np.float32)
+    result = sp.find_slow_points(step_fn, x0, np.ones(2, np.float32))
+    assert np.all(np.abs(result.points) <= step_fn.state_bounds), kind
+    assert (result.status != 'not_converged').all(), (kind, result.status)
+    again = sp.SlowPoints.from_points(step_fn, result.points, np.ones(2, np.float32))
+    np.testing.assert_array_equal(again.status, result.status)
+    np.testing.assert_array_equal(again.num_at_bound, result.num_at_bound)
+    on_bound = (result.status == 'slow_point') & (result.num_at_bound > 0)
+    assert on_bound.any() == (kind != 'lstm'), (kind, result.num_at_bound)
+
+
 def test_from_points_judges_given_points():
   a = 2.0
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, 2))

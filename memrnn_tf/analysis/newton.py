@@ -27,14 +27,30 @@ its batched Cholesky/LU on CPU was 20-40x slower than TF's own kernels (measured
 marginal attractor the smallest singular value of ``J`` is 1e-4 or less, and float32
 rounding of ``F`` alone moves the root by ``eps_32 / sigma_min ~ 1e-3``).
 
+Bounds (``make_refine(step_fn, bound)``, the cell's reachable box ``|x| <= bound``) make it a
+projected, active-set Levenberg-Marquardt: at every iteration a coordinate is *active* when it
+lies on the bound and the descent direction ``-J^T r`` points out of the box there; active
+coordinates are frozen (their rows and columns of ``J^T J + mu I`` replaced by the identity,
+their ``J^T r`` by 0, so ``dx = 0`` there), the damped step is solved in the free
+coordinates, and the trial state is clipped to the box. Without this, a minimum of S on the
+boundary is never reached: every step points through the bound and the clip throws it away.
+``bound=None`` is the unconstrained iteration. Gauss-Newton's model ``J^T J`` is positive
+semi-definite, so where S curves downward in the free coordinates (a non-zero residual times
+the curvature of ``r`` beating ``sigma_min(J)^2``: the class points of the trained MNIST
+GRUs) it still only crawls; those points end ``not_converged``, honestly.
+
 ``diagnose`` evaluates, at given points, the quantities the status is decided on and
-``classify`` applies the rules (``STATUS``):
+``_criteria`` applies the rules (``STATUS``), with the same bounds (KKT conditions):
 
 * ``fixed_point``: ``||r|| <= floor`` (the float floor, ``floor_factor * eps * sqrt(d) *
-  max(1, |x|_inf)``) and the Gauss-Newton step ``|dx|_inf <= xtol * max(1, |x|_inf)``;
-* ``slow_point``: not at the floor, but the gradient of S vanishes relative to the
-  residual: ``||J^T r|| <= gtol * ||r||`` (a positive local minimum of S: ``r`` is
-  orthogonal to the range of ``J``, which is singular there);
+  max(1, |x|_inf)``) and the (projected) Gauss-Newton step ``|dx|_inf <= xtol * max(1,
+  |x|_inf)``;
+* ``slow_point``: not at the floor, inside the box, and the projected gradient of S vanishes
+  relative to the residual: ``||(J^T r)_free|| <= gtol * ||r||``, where the active
+  coordinates (on the bound, gradient pointing outward) are left out. Without bounds, or
+  inside the box, this is ``||J^T r|| <= gtol * ||r||`` (a positive local minimum of S: ``r``
+  is orthogonal to the range of ``J``, which is singular there); on the boundary it is a
+  minimum of S over the box (``num_at_bound`` coordinates on the bound);
 * ``not_converged``: anything else (including non-finite points).
 """
 
@@ -105,20 +121,59 @@ def _linearise(residual, x, p):
   return r, jac, a, b, tf.reduce_max(tf.linalg.diag_part(a), axis=-1)
 
 
-def _damped_step(a, b, mu, diag_max, finite):
-  """``dx = -(A + mu I)^{-1} b`` by Cholesky; non-finite points get ``dx = 0``."""
+def _bounds_tensor(bound, dtype):
+  """``None`` or the ``[d]`` bounds as a tensor (``inf`` where a coordinate is free)."""
+  return None if bound is None else tf.constant(bound, dtype)
+
+
+def _active_set(x, b, lim):
+  """Per coordinate ``[M, d]``: (on the bound, active), for ``x`` in ``[-lim, lim]`` and
+  ``b = J^T r``. Active: on the bound with the descent direction ``-b`` pointing outward,
+  where the clip would undo any step."""
+  upper, lower = x >= lim, x <= -lim
+  return upper | lower, (upper & (b < 0)) | (lower & (b > 0))
+
+
+def _damped_step(a, b, mu, diag_max, finite, active=None):
+  """``dx = -(A + mu I)^{-1} b`` by Cholesky; non-finite points get ``dx = 0``.
+
+  Args:
+    a: ``J^T J`` ``[M, d, d]``.
+    b: ``J^T r`` ``[M, d]``.
+    mu: damping ``[M]`` (floored at the rounding level of ``a``).
+    diag_max: max of diag(``a``) ``[M]``.
+    finite: ``[M]`` points whose linearisation is finite.
+    active: ``None`` or ``[M, d]`` coordinates to freeze: their rows and columns of ``a``
+      become the identity and their ``b`` 0, so that ``dx = 0`` there and the step solves
+      the damped system in the free coordinates.
+  """
   eps = np.finfo(a.dtype.as_numpy_dtype).eps
   d = tf.shape(a)[-1]
   eye = tf.eye(d, dtype=a.dtype)
   mu = tf.maximum(mu, _MU_FLOOR * eps * (1.0 + diag_max))
+  if active is not None:
+    a = tf.where(active[:, :, None] | active[:, None, :], eye, a)
+    b = tf.where(active, tf.zeros_like(b), b)
   a = tf.where(finite[:, None, None], a, eye)
   b = tf.where(finite[:, None], b, tf.zeros_like(b))
   chol = tf.linalg.cholesky(a + mu[:, None, None] * eye)
   return -tf.linalg.cholesky_solve(chol, b[..., None])[..., 0]
 
 
-def _criteria(x, r, b, dx, diag_max, tol):
-  """Per point: (is_fixed, is_slow, finite, ||r||) from the status rules."""
+def _criteria(x, r, b, dx, diag_max, tol, lim=None):
+  """The status rules per point (see the module docstring).
+
+  Args:
+    x, r, b, dx: states, residuals, ``J^T r`` and (projected) Gauss-Newton steps ``[M, d]``.
+    diag_max: max of diag(``J^T J``) ``[M]``.
+    tol: ``tolerance_tensors``.
+    lim: ``None`` or the ``[d]`` bounds tensor.
+
+  Returns:
+    ``(is_fixed, is_slow, finite, ||r||, projected gradient [M, d], num_at_bound)``, all
+    ``[M]`` but the gradient; without bounds the gradient is ``b`` and no coordinate is on a
+    bound.
+  """
   d = tf.cast(tf.shape(x)[-1], x.dtype)
   finite = (tf.reduce_all(tf.math.is_finite(r), -1) & tf.reduce_all(tf.math.is_finite(x), -1)
             & tf.math.is_finite(diag_max))
@@ -127,8 +182,18 @@ def _criteria(x, r, b, dx, diag_max, tol):
   at_floor = rnorm <= tol['floor'] * tf.sqrt(d) * scale
   small_step = tf.reduce_max(tf.abs(dx), -1) <= tol['xtol'] * scale
   fixed = finite & at_floor & small_step
-  slow = finite & ~at_floor & (tf.norm(b, axis=-1) <= tol['gtol'] * rnorm)
-  return fixed, slow, finite, rnorm
+  if lim is None:
+    grad, num_at_bound = b, tf.zeros(tf.shape(x)[:1], tf.int32)
+  else:
+    # KKT at the box: the gradient vanishes in the free coordinates and points outward in
+    # the active ones (which is what makes them active).
+    at_bound, active = _active_set(x, b, lim)
+    grad = tf.where(active, tf.zeros_like(b), b)
+    num_at_bound = tf.reduce_sum(tf.cast(at_bound, tf.int32), -1)
+  slow = finite & ~at_floor & (tf.norm(grad, axis=-1) <= tol['gtol'] * rnorm)
+  if lim is not None:
+    slow &= tf.reduce_all(tf.abs(x) <= lim, -1)  # a point outside the box minimises nothing
+  return fixed, slow, finite, rnorm, grad, num_at_bound
 
 
 def tolerance_tensors(tol, dtype):
@@ -140,15 +205,16 @@ def make_refine(step_fn, bound):
 
   Args:
     step_fn: a ``StepFunction`` whose ``step`` accepts states of the refinement dtype.
-    bound: ``None`` or ``[d]`` per-coordinate bounds: trial states are clipped to
-      ``[-bound, bound]`` (the cell's reachable region).
+    bound: ``None`` or ``[d]`` per-coordinate bounds (``inf`` for a free coordinate): the
+      initial and trial states are clipped to ``[-bound, bound]`` (the cell's reachable
+      region) and the iteration is the projected, active-set one (module docstring).
   """
 
   @tf.function(reduce_retracing=True, autograph=False)
   def run(x0, prepared, max_iters, tol):
     dtype = x0.dtype
     residual = _residual_fn(step_fn, step_fn.constants())
-    lim = None if bound is None else tf.constant(bound, dtype)
+    lim = _bounds_tensor(bound, dtype)
     clip = (lambda x: x) if lim is None else (lambda x: tf.clip_by_value(x, -lim, lim))
     n = tf.shape(x0)[0]
     x0 = clip(x0)
@@ -158,8 +224,9 @@ def make_refine(step_fn, bound):
       s = tf.reduce_sum(tf.square(r), -1)
       finite = tf.math.is_finite(s) & tf.math.is_finite(diag_max)
       mu = tf.where(mu < 0, _TAU * tf.maximum(diag_max, 1e-300), mu)
-      dx = _damped_step(a, b, mu, diag_max, finite)
-      fixed, slow, finite, _ = _criteria(x, r, b, dx, diag_max, tol)
+      active = None if lim is None else _active_set(x, b, lim)[1]
+      dx = _damped_step(a, b, mu, diag_max, finite, active)
+      fixed, slow, finite = _criteria(x, r, b, dx, diag_max, tol, lim)[:3]
       stuck = mu > _MU_CEIL * (1.0 + diag_max)
       stop = ~finite | fixed | slow | stuck
       # Trial step; the gain ratio compares the fall of S with the linear model's.
@@ -212,24 +279,37 @@ def make_refine(step_fn, bound):
 STOP_REASONS = ('fixed_point', 'slow_point', 'damping_limit', 'non_finite', 'max_iters')
 
 
-def make_diagnose(step_fn):
-  """Compiled ``diagnose(x [M, d], prepared, tol) -> dict`` for ``step_fn``: the residual
-  and its norm, ``|J^T r|``, the Gauss-Newton step's max-abs size, the status code and
-  ``J`` itself (for the singular values)."""
+def make_diagnose(step_fn, bound=None):
+  """Compiled ``diagnose(x [M, d], prepared, tol) -> dict`` for ``step_fn``.
+
+  Args:
+    step_fn: a ``StepFunction`` in the dtype of the points.
+    bound: ``None`` or ``[d]`` bounds (as for ``make_refine``): the rules are then those of
+      the box (projected gradient and step, ``num_at_bound``).
+
+  Returns:
+    ``run(x, prepared, tol)`` giving, per point, S (in xi), the residual norm, the norm of
+    the projected ``J^T r``, the max-abs size of the (projected) Gauss-Newton step, the
+    number of coordinates on the bound, the status code (all ``[M]``) and ``J`` itself
+    (``[M, d, d]``, for the singular values).
+  """
 
   @tf.function(reduce_retracing=True, autograph=False)
   def run(x, prepared, tol):
     residual = _residual_fn(step_fn, step_fn.constants())
+    lim = _bounds_tensor(bound, x.dtype)
     r, jac, a, b, diag_max = _linearise(residual, x, prepared)
     finite = tf.math.is_finite(tf.reduce_sum(r, -1)) & tf.math.is_finite(diag_max)
-    # Gauss-Newton step: damping only at the rounding level.
-    dx = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite)
-    fixed, slow, finite, rnorm = _criteria(x, r, b, dx, diag_max, tol)
+    # Gauss-Newton step in the free coordinates: damping only at the rounding level.
+    active = None if lim is None else _active_set(x, b, lim)[1]
+    dx = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite, active)
+    fixed, slow, finite, rnorm, grad, num_at_bound = _criteria(x, r, b, dx, diag_max, tol,
+                                                               lim)
     status = tf.where(fixed, FIXED_POINT, tf.where(slow, SLOW_POINT, NOT_CONVERGED))
     xi_step = step_fn.to_xi(x + r) - step_fn.to_xi(x)  # the paper's S, in xi
     return {'speed': tf.reduce_sum(tf.square(xi_step), -1), 'residual': rnorm,
-            'gradient': tf.norm(b, axis=-1),
-            'newton_step': tf.reduce_max(tf.abs(dx), -1), 'status': status, 'jacobian': jac}
+            'gradient': tf.norm(grad, axis=-1), 'newton_step': tf.reduce_max(tf.abs(dx), -1),
+            'num_at_bound': num_at_bound, 'status': status, 'jacobian': jac}
 
   return run
 

@@ -207,7 +207,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
         'class_mean_speed': float(result.initial_speeds[c]),
         'iterations': int(result.iterations[c]), 'status': str(result.status[c]),
         'residual': float(result.residuals[c]), 'newton_step': float(result.newton_steps[c]),
-        'sigma_min': float(result.sigma_min[c]),
+        'sigma_min': float(result.sigma_min[c]), 'num_at_bound': int(result.num_at_bound[c]),
         'readout_class': report - 1,  # -1: "null"
         'readout_probability': float(probs[c, report]),
         'distance_from_mean': float(distance[c]), 'n_unstable': int(n_unstable[c]),
@@ -233,16 +233,17 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
 def format_class_table(table):
   """The per-class table as text."""
   header = (f'{"class":>5} {"status":>13} {"speed":>10} {"mean speed":>10} {"iters":>6} '
-            f'{"sigma_min":>9} {"readout":>7} {"p":>5} {"dist":>7} {"unstable":>8} '
-            f'{"max|ev|":>8} {"tau":>8}')
+            f'{"sigma_min":>9} {"at_bound":>8} {"readout":>7} {"p":>5} {"dist":>7} '
+            f'{"unstable":>8} {"max|ev|":>8} {"tau":>8}')
   lines = [header]
   for r in table:
     readout = 'null' if r['readout_class'] < 0 else str(r['readout_class'])
     tau = r['slowest_time_constant']
     lines.append(f'{r["class"]:>5} {r["status"]:>13} {r["speed"]:>10.3e} '
                  f'{r["class_mean_speed"]:>10.3e} {r["iterations"]:>6} '
-                 f'{r["sigma_min"]:>9.2e} {readout:>7} {r["readout_probability"]:>5.2f} '
-                 f'{r["distance_from_mean"]:>7.3f} {r["n_unstable"]:>8} '
+                 f'{r["sigma_min"]:>9.2e} {r["num_at_bound"]:>8} {readout:>7} '
+                 f'{r["readout_probability"]:>5.2f} {r["distance_from_mean"]:>7.3f} '
+                 f'{r["n_unstable"]:>8} '
                  f'{r["max_abs_eigenvalue"]:>8.4f} '
                  f'{"inf" if not np.isfinite(tau) else f"{tau:.1f}":>8}')
   correct = sum(r['readout_class'] == r['class'] for r in table)

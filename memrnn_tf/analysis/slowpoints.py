@@ -33,7 +33,12 @@ smallest singular value of ``dF/dx - I`` (packed state).
 
 By default (``clip='auto'``) the initial states and every step stay inside the cell's
 reachable region (``StepFunction.state_bounds``: ``|h| <= 1``; LSTM's ``c`` is free):
-outside it saturated gates make spurious slow points.
+outside it saturated gates make spurious slow points. The Newton phase is then a projected,
+active-set Levenberg-Marquardt on that box, and the status follows the KKT conditions of the
+box: a minimum of S on its boundary (units of a trained GRU pinned at ``|h| = 1``, where the
+unconstrained root lies outside) is a ``slow_point`` when the gradient vanishes in the free
+coordinates and points outward in those on the bound; ``num_at_bound`` says how many
+coordinates are on the bound.
 
 The map is given as a ``StepFunction`` (``step_fn_for_model``, ``step_fn_for_cell``) or
 any callable ``step_fn(state [B, S], inputs [B, I]) -> state [B, S]`` (which must accept
@@ -515,9 +520,10 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
   compiled functions are cached on the ``StepFunction`` (batch size and option values may
   change without recompiling).
 
-  Every returned point is then judged in ``dtype`` (``newton.diagnose``): status
-  ``fixed_point``, ``slow_point`` or ``not_converged``, with S, the residual, the
-  Gauss-Newton step, the last step and the smallest singular value of the residual's
+  Every returned point is then judged in ``dtype`` with the same bounds
+  (``newton.make_diagnose``): status ``fixed_point``, ``slow_point`` or ``not_converged``,
+  with S, the residual, the projected gradient and Gauss-Newton step, the last step, the
+  number of coordinates on the bound and the smallest singular value of the residual's
   Jacobian (see ``SlowPoints``).
 
   Args:
@@ -537,7 +543,8 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
       ``c`` free; nothing for a plain callable), a float, ``[S]`` per-coordinate bounds or
       ``None``. The initial states are clipped to ``[-clip, clip]``, and so is every step.
       GRU and SimpleRNN states never leave (-1, 1); outside it saturated gates create
-      spurious slow points.
+      spurious slow points. The Newton phase and the status then treat the box as a
+      constraint (projected Levenberg-Marquardt, KKT status; module docstring).
     jit_compile: compile the first-order search with XLA (much faster on CPU for small
       batches; the Newton phase never uses XLA, see ``newton.py``).
     groups: the first-order search's points are split into this many independent searches
@@ -550,7 +557,8 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
     floor_factor, xtol, gtol: the status thresholds (``newton.Tolerances.for_dtype``):
       residual floor ``floor_factor * eps * sqrt(S) * max(1, |x|_inf)``, negligible
       Gauss-Newton step ``xtol * max(1, |x|_inf)`` (default ``sqrt(eps)``), vanishing
-      relative gradient ``|J^T r| / |r| <= gtol`` (default ``sqrt(eps)``).
+      relative gradient ``|J^T r| / |r| <= gtol`` (default ``sqrt(eps)``; with ``clip``,
+      of the gradient in the coordinates not held on the bound).
 
   Returns:
     ``SlowPoints`` (points in ``dtype``).
@@ -589,7 +597,7 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
     iterations += its
     info.update(newton_info)
   result = SlowPoints.from_points(step_fn, x, inputs, dtype=dtype, tolerances=tolerances,
-                                  initial_states=x0)
+                                  initial_states=x0, clip=bound)
   result.iterations, result.last_steps = iterations, last
   info['seconds'] = time.perf_counter() - begin  # with tracing, the judgement and transfers
   result.info.update(info)
@@ -632,7 +640,8 @@ def refine(step_fn, initial_states, inputs, dtype='float64', clip=None, max_iter
     initial_states: ``[N, S]`` (checked by the caller).
     inputs: ``[N, I]``.
     dtype: of the iteration.
-    clip: ``None`` or ``[S]`` bounds.
+    clip: ``None`` or ``[S]`` bounds (``inf``: free): projected, active-set iteration on
+      the box (``newton.py``).
     max_iters: iteration limit.
     tolerances: ``newton.Tolerances`` (default for ``dtype``).
 
@@ -728,12 +737,15 @@ class SlowPoints:
     eigvals: eigenvalues of dF/dx ``[N, S]`` by decreasing modulus, once computed.
     status: ``'fixed_point'``, ``'slow_point'`` or ``'not_converged'`` ``[N]``.
     residuals: ``||F(x) - x||_2`` in the packed state ``[N]`` (``sqrt(S)`` except for LSTM).
-    gradients: ``||J^T r||_2`` with ``r = F(x) - x``, ``J = dF/dx - I`` ``[N]``.
+    gradients: ``||J^T r||_2`` with ``r = F(x) - x``, ``J = dF/dx - I`` ``[N]``; with bounds,
+      of the projected gradient (coordinates on the bound whose gradient points outward
+      left out).
     newton_steps: max-abs Gauss-Newton step at the point ``[N]``: how far the linearised
-      residual's root is.
+      residual's root is (with bounds: the step in the free coordinates).
     last_steps: max-abs last step the Levenberg-Marquardt iteration accepted ``[N]`` (NaN
       if none ran, inf if none was accepted).
     sigma_min: smallest singular value of ``J`` ``[N]``.
+    num_at_bound: coordinates on the bound ``|x| = clip`` ``[N]`` (0 without bounds).
     multiplicity: how many points ``unique`` merged into each ``[N]`` (else ``None``).
     info: search options and timings (JSON-serialisable).
   """
@@ -753,16 +765,18 @@ class SlowPoints:
   newton_steps: np.ndarray | None = None
   last_steps: np.ndarray | None = None
   sigma_min: np.ndarray | None = None
+  num_at_bound: np.ndarray | None = None
   multiplicity: np.ndarray | None = None
   info: dict = dataclasses.field(default_factory=dict)
 
   _ARRAYS = ('points', 'xi', 'speeds', 'initial_states', 'inputs', 'iterations',
              'converged', 'initial_speeds', 'initial_xi', 'eigvals', 'status', 'residuals',
-             'gradients', 'newton_steps', 'last_steps', 'sigma_min', 'multiplicity')
+             'gradients', 'newton_steps', 'last_steps', 'sigma_min', 'num_at_bound',
+             'multiplicity')
 
   @classmethod
   def from_points(cls, step_fn, points, inputs, *, dtype='float64', tolerances=None,
-                  initial_states=None, batch_size=None):
+                  initial_states=None, batch_size=None, clip='auto'):
     """Judges given points (status, S, residual, steps, smallest singular value).
 
     Args:
@@ -773,21 +787,28 @@ class SlowPoints:
       tolerances: ``newton.Tolerances`` (default ``Tolerances.for_dtype(dtype)``).
       initial_states: ``[N, S]`` the points started from (default ``points``).
       batch_size: points per Jacobian evaluation (default ``newton.chunk_size``).
+      clip: the box the points are judged in, as for ``find_slow_points`` (default
+        ``'auto'``: the cell's reachable region; ``None``: unconstrained rules). On its
+        boundary a minimum of S over the box is a ``slow_point`` (KKT); a point outside it
+        is never one.
 
     Raises:
-      ValueError: as ``find_slow_points`` for wrong widths or an empty batch.
+      ValueError: as ``find_slow_points`` for wrong widths, an empty batch or bad ``clip``.
     """
     step_fn = _as_step_fn(step_fn)
     if str(dtype) not in DTYPES:
       raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     _, inputs = _check_batch(step_fn, np.asarray(points, np.float32), inputs)
     points = np.asarray(points, dtype)
+    bound = _resolve_clip(step_fn, clip, points.shape[1])
     x0 = points if initial_states is None else np.asarray(initial_states)
     tolerances = tolerances or newton.Tolerances.for_dtype(dtype)
     variant = step_fn.with_dtype(dtype)
-    if 'diagnose' not in variant._compiled:
-      variant._compiled['diagnose'] = newton.make_diagnose(variant)
-    diagnose = variant._compiled['diagnose']
+    key = ('diagnose', _clip_key(bound))
+    if key not in variant._compiled:
+      variant._compiled[key] = newton.make_diagnose(
+          variant, None if bound is None else np.asarray(bound, np.float64))
+    diagnose = variant._compiled[key]
     tol = newton.tolerance_tensors(tolerances, dtype)
     size = batch_size or newton.chunk_size(points.shape[1], np.dtype(dtype).itemsize)
     parts = []
@@ -812,9 +833,10 @@ class SlowPoints:
                initial_speeds=initial_speeds, initial_xi=variant.to_xi(x0_t).numpy(),
                status=status, residuals=d['residual'], gradients=d['gradient'],
                newton_steps=d['newton_step'], last_steps=np.full(len(points), np.nan),
-               sigma_min=d['sigma_min'],
+               sigma_min=d['sigma_min'], num_at_bound=d['num_at_bound'].astype(np.int64),
                info={'dtype': str(dtype), 'tolerances': dataclasses.asdict(tolerances),
-                     'step_fn': step_fn.name})
+                     'step_fn': step_fn.name,
+                     'clip': None if bound is None else bound.tolist()})
 
   def status_counts(self):
     """``{'fixed_point': n, 'slow_point': n, 'not_converged': n}`` (weighted by
