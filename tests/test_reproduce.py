@@ -81,6 +81,9 @@ def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
   assert pipeline._run_stage(stage('a'), record, root, {}, dry_run=False) == 'done'
   record = pipeline._Record(root, _config('smoke'), pipeline.load_record(root))
   assert pipeline._run_stage(stage('a'), record, root, {}, dry_run=False) == 'reused'
+  # A dry run keeps the last results of a stage whose command changed.
+  assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=True) == 'stale'
+  assert pipeline.load_record(root)['stages'][0]['command'] == stage('a').command
   assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=False) == 'done'
   with open(out) as f:
     assert f.read() == 'ab'

@@ -90,6 +90,8 @@ def _run_stage(stage, record, root, env, dry_run):
     logging.info('%s: reused', stage.name)
     return 'reused'
   if dry_run:
+    if stage.is_done() and previous.get('status') in ('done', 'reused'):
+      return 'stale'  # keep the last results (and command) until the stage reruns
     record.set(_entry(stage, 'pending'))
     return 'pending'
   status, seconds, error = _execute(stage, root, env)
