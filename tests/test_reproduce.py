@@ -84,9 +84,14 @@ def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
   # A dry run keeps the last results of a stage whose command changed.
   assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=True) == 'stale'
   assert pipeline.load_record(root)['stages'][0]['command'] == stage('a').command
+  failing_dry = stages.Stage('fake', 'analysis', stage('c').argv, [], [out])
+  record.previous['fake'] = {**pipeline.load_record(root)['stages'][0], 'status': 'pending',
+                             'command': failing_dry.command}
+  # A pending record with the same command is not a result: the stage runs.
+  assert pipeline._run_stage(failing_dry, record, root, {}, dry_run=False) == 'done'
   assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=False) == 'done'
   with open(out) as f:
-    assert f.read() == 'ab'
+    assert f.read() == 'acb'
   failing = stages.Stage('bad', 'run', [sys.executable, '-c', 'raise SystemExit(3)'], [],
                          [str(tmp_path / 'never')])
   assert pipeline._run_stage(failing, record, root, {}, dry_run=False) == 'failed'

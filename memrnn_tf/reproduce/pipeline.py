@@ -83,7 +83,8 @@ def _run_stage(stage, record, root, env, dry_run):
     record.set(_entry(stage, 'skipped'))
     return 'skipped'
   # Analyses also compare the command: more finished runs mean a new aggregate.
-  same = stage.kind != 'analysis' or previous.get('command') == stage.command
+  same = stage.kind != 'analysis' or (previous.get('command') == stage.command
+                                      and previous.get('status') in ('done', 'reused'))
   if stage.is_done() and same:
     seconds = previous.get('seconds')
     record.set(_entry(stage, 'reused', seconds))
