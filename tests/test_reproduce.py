@@ -106,6 +106,13 @@ def test_unknown_stage_pattern_is_an_error(tmp_path):
     pipeline.run_pipeline(_config('smoke'), str(tmp_path), ['train_nothing'], report=False)
 
 
+def test_binary_rejects_an_unknown_stage_in_one_line(tmp_path, data_dir):
+  proc = _reproduce(str(tmp_path / 'r'), data_dir, '--stages=train_nothing')
+  assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+  errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and 'train_nothing matches no stage' in errors[0], proc.stderr[-1000:]
+
+
 def _reproduce(root, data_dir, *flags):
   argv = [sys.executable, os.path.join(REPO, 'bin', 'reproduce.py'),
           '--config=configs/reproduce.py:smoke', f'--root={root}', '--config.studies=mnist_gru',

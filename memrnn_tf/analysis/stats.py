@@ -287,5 +287,5 @@ def welch_test(x, y):
   ``welch_from_stats``."""
   mx, sx, nx = mean_sem(np.ravel(x))
   my, sy, ny = mean_sem(np.ravel(y))
-  none = lambda v: v if math.isfinite(v) else None  # noqa: E731
-  return welch_from_stats(none(mx), none(sx), nx, none(my), none(sy), ny)
+  return welch_from_stats(finite_or_none(mx), finite_or_none(sx), nx, finite_or_none(my),
+                          finite_or_none(sy), ny)

@@ -147,10 +147,9 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
     run(stage)
   for stage in stages_lib.analysis_stages(config, root):
     run(stage)
-  regularize = stages_lib.regularize_stages(config, root)
-  for stage in regularize[:-1]:
+  for stage in stages_lib.regularize_stages(config, root):
     run(stage)
-  run(stages_lib.regularize_stages(config, root)[-1])  # the figure, over finished arms
+  run(stages_lib.regularization_figure_stage(config, root))  # over the finished arms
   path = None
   if report:
     from memrnn_tf.reproduce import report as report_lib  # pylint: disable=g-import-not-at-top

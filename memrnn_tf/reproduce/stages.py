@@ -150,7 +150,7 @@ def analysis_stages(config, root):
 
 
 def regularize_stages(config, root):
-  """One stage per (selected run, arm) and the figure over all of them."""
+  """One stage per (selected run, arm) of speed regularisation."""
   group = config.regularize
   arms = [a.strip() for a in group.arms.split(',') if a.strip()]
   flags = _flags(group, skip=('runs', 'arms'))
@@ -163,14 +163,17 @@ def regularize_stages(config, root):
                                       *flags]
       out.append(Stage(f'regularize_{arm}_{os.path.basename(source)}', 'run', argv, [workdir],
                        [os.path.join(workdir, 'analysis', 'regularization.json')]))
-  done = [s.workdirs[0] for s in out
-          if os.path.exists(os.path.join(s.workdirs[0], 'analysis', 'regularization.json'))]
+  return out
+
+
+def regularization_figure_stage(config, root):
+  """The figure over every finished regularisation run (build it after they ran)."""
+  done = [s.workdirs[0] for s in regularize_stages(config, root) if s.is_done()]
   figure = os.path.join(root, REGULARIZATION_FIGURE)
   argv = (_binary('plot_regularization') + [f'--workdirs={",".join(done)}', f'--out={figure}']
           if done else [])
-  out.append(Stage('plot_regularization', 'analysis', argv, done, [figure] if done else [],
-                   [figure], skip_reason=None if done else 'no finished regularisation run'))
-  return out
+  return Stage('plot_regularization', 'analysis', argv, done, [figure] if done else [],
+               [figure], skip_reason=None if done else 'no finished regularisation run')
 
 
 def flipflop_stages(config, root):
