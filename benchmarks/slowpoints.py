@@ -59,6 +59,9 @@ _BASELINE_SECONDS = flags.DEFINE_float(
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the initial states.')
 _GROUPS = flags.DEFINE_integer('groups', None, 'Concurrent searches of the loop variant '
                                '(default: slowpoints.default_groups(N)).', lower_bound=1)
+_PEAK_SIZE = flags.DEFINE_integer('peak_size', 2048, 'Side of the square float32 matmuls '
+                                  'that measure the peak (smaller: faster, less exact).',
+                                  lower_bound=64)
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.30816
 
@@ -110,7 +113,7 @@ def main(argv):
   hoisted = sp.StepFunction(lambda s, p: model.cell.step(p, s), to_xi=model.cell.to_xi,
                             name='hoisted')
   mean_input = tf.concat([tf.fill([784], MNIST_MEAN), [0.0]], 0)
-  peak = perf.matmul_peak()
+  peak = perf.matmul_peak(_PEAK_SIZE.value)
   options = sp.SearchOptions(tol=_TOL.value, max_iters=_MAX_ITERS.value, clip=None)
   kwargs = {f: getattr(options, f) for f in ('tol', 'learning_rate', 'lr_grow',
                                              'lr_backoff', 'patience')}
@@ -137,8 +140,8 @@ def main(argv):
       rows.append((name + (' (extrap.)' if partial else ''), n, its, secs, None, None,
                    flops_per_it * its / secs / 1e9, loop_s))
   # The peak is measured before and after, and the larger one used: this VM's speed varies.
-  peak = max(peak, perf.matmul_peak())
-  print(f'matmul peak (2048^3 float32, best of before/after): {peak:.0f} GFLOP/s')
+  peak = max(peak, perf.matmul_peak(_PEAK_SIZE.value))
+  print(f'matmul peak ({_PEAK_SIZE.value}^3 float32, best of before/after): {peak:.0f} GFLOP/s')
   for row in rows:
     _print_row(row, peak)
 

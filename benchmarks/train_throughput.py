@@ -47,6 +47,9 @@ _CHAINS = flags.DEFINE_string('num_chains', 'config',
 _THREADS = flags.DEFINE_integer('intra_op_threads', None,
                                 'Threads per TF op (process-wide); default: the config\'s.',
                                 lower_bound=0)
+_PEAK_SIZE = flags.DEFINE_integer('peak_size', 2048, 'Side of the square float32 matmuls '
+                                  'that measure the peak (smaller: faster, less exact).',
+                                  lower_bound=64)
 flags.register_validator('num_chains', lambda v: v == 'config' or (v.isdigit() and int(v) >= 1),
                          "--num_chains must be 'config' or an integer >= 1")
 
@@ -87,7 +90,7 @@ def main(argv):
   threads = tf.config.threading.get_intra_op_parallelism_threads()
   images = sources.load_dataset('mnist', 'train')
   task = tasks.DelayedClassification(images.images, images.labels, images.mean, images.std)
-  peak = perf.matmul_peak()
+  peak = perf.matmul_peak(_PEAK_SIZE.value)
   rows = []
   for cell in _CELLS.value:
     for batch_size in (int(b) for b in _BATCHES.value):
@@ -112,8 +115,8 @@ def main(argv):
         rows.append((cell, batch_size, bool(config.perf.jit_compile), model.num_chains, mode, sec))
         logging.info('%s batch %d %s: %.1f steps/s', cell, batch_size, mode, 1 / sec)
   # The peak is measured before and after, and the larger one used: this VM's speed varies.
-  peak = max(peak, perf.matmul_peak())
-  print(f'matmul peak (2048^3 float32, 1 or 2 at once, best of before/after): '
+  peak = max(peak, perf.matmul_peak(_PEAK_SIZE.value))
+  print(f'matmul peak ({_PEAK_SIZE.value}^3 float32, 1 or 2 at once, best of before/after): '
         f'{peak:.1f} GFLOP/s')
   print(f'{"cell":5s} {"batch":>5s} {"xla":>5s} {"chains":>6s} {"intra":>5s} {"mode":4s} '
         f'{"trials/s":>10s} {"steps/s":>9s} {"GFLOP/s":>8s} {"of peak":>7s}')

@@ -402,15 +402,16 @@ def test_marginal_gru_known_answer():
   """Fixed points of a near-marginal GRU against an independent float64 scipy solver run
   from the same starting states: every point the finder calls a fixed point is a root of
   the numpy map (residual < 1e-12), and the truth's roots are found within 1e-4 (max-abs)
-  with the same number of unstable modes. The two Levenberg-Marquardt variants do not
-  always reach the same root from the same start (their basins differ near saddles), so
-  a few truth roots may be missed here while the finder reaches others scipy missed."""
+  with the same number of unstable modes, every one of them. The two Levenberg-Marquardt
+  variants do not always reach the same root from the same start (their basins differ near
+  saddles); from 256 starts both reach every root (from 48, scipy found 14 and the finder
+  11 of those plus 5 others)."""
   cell = _marginal_gru()
   step_fn = sp.step_fn_for_cell(cell)
   f = _numpy_gru(cell)
-  x0 = np.random.default_rng(1).uniform(-1, 1, (48, 6)).astype(np.float32)
+  x0 = np.random.default_rng(1).uniform(-1, 1, (256, 6)).astype(np.float32)
   truth, truth_unstable = _truth_fixed_points(f, x0)
-  assert len(truth) >= 8 and set(truth_unstable) >= {0, 1}  # attractors and saddles
+  assert len(truth) >= 20 and set(truth_unstable) >= {0, 1, 2}  # attractors and saddles
   result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32))
   assert (result.status != 'not_converged').all()
   found = result.subset(result.status == 'fixed_point').unique(1e-6)
@@ -424,7 +425,7 @@ def test_marginal_gru_known_answer():
     dist = np.max(np.abs(found.points - root), axis=1)
     j = int(np.argmin(dist))
     matched += int(dist[j] < 1e-4 and n_unstable[j] == unstable)
-  assert matched >= 0.75 * len(truth) and len(found) >= len(truth) - 3, (matched, len(truth))
+  assert matched == len(truth), (matched, len(truth))
 
 
 _BOX_W = np.array([[3.0, 0.3, 0.0], [0.2, 3.0, 0.4], [0.5, -0.4, 1.0]])

@@ -90,8 +90,10 @@ class RunModel:
     self.task = workdir_lib.make_task(self.config, split, data_dir)
     self.step_fn = slowpoints.step_fn_for_model(self.model)
     self.readout_fn = procedures.trigger_readout_fn(self.model, self.task)
-    # The first-order search, warm-started snapshot to snapshot (what this module was
-    # validated with); the Newton refinement of issue 10 is not yet checked here.
+    # The paper's first-order search, warm-started snapshot to snapshot. Not the Newton
+    # refinement: at the class points of trained MNIST networks it settles nothing (they
+    # are points on slow transients, not minima of S; BUILD_NOTES, #10), and a batch
+    # Jacobian per iteration at every snapshot would dominate the cost.
     self.search_kwargs = {'tol': tol, 'max_iters': max_iters, 'method': 'adam',
                           'dtype': 'float32'}
     self.step = None

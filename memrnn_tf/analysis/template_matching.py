@@ -143,7 +143,7 @@ def slow_point_check(model, task, points, trials=200, seed=0):
 
 
 def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed=0,
-                    max_iters=200_000, tol=1e-8):
+                    **search_kwargs):
   """Class slow points, per-class accuracy vs delay and their correlation for a run.
 
   Writes ``<workdir>/analysis/template_matching.json`` and returns its contents.
@@ -155,9 +155,9 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
   task = workdir_lib.make_task(config, 'test', data_dir)
   means, kept = class_means(model, task, seed=seed)
   step_fn = slowpoints.step_fn_for_model(model)
-  sp = slowpoints.find_slow_points(step_fn, means, task.mean_input(), tol=tol,
-                                   max_iters=max_iters, clip=step_fn.state_bounds,
-                                   method='adam', dtype='float32')
+  # The same search as the classification study's class slow points (Fig. 4 and Fig. 7
+  # compare alike): find_slow_points' defaults, as procedures.find_class_slow_points.
+  sp = slowpoints.find_slow_points(step_fn, means, task.mean_input(), **search_kwargs)
   check = slow_point_check(model, task, np.asarray(sp.points, np.float32), seed=seed)
   curve = delay_curve(model, task, delays, num_trials=num_trials, seed=seed)
   log_speed = np.log10(np.maximum(sp.speeds, 1e-30))
@@ -169,7 +169,7 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
                                    'spearman': float(stats.spearmanr(sp.speeds, acc)[0])}
   out = {'checkpoint': path, 'delays': curve['delays'].tolist(),
          'accuracy': curve['accuracy'].tolist(),
-         'classes': [{'class': c, 'speed': float(sp.speeds[c]),
+         'classes': [{'class': c, 'speed': float(sp.speeds[c]), 'status': str(sp.status[c]),
                       'class_mean_speed': float(sp.initial_speeds[c]),
                       'trials_kept': int(kept[c]), 'slow_point_match_accuracy': float(check[c]),
                       'accuracy': curve['per_class'][:, c].tolist()}
