@@ -107,17 +107,28 @@ def test_penalty_without_targets_is_an_error():
   assert float(_model('gru', penalty=1e-3).speed_penalty_loss()) == 0.0
 
 
-def test_regularize_smoke_run_end_to_end(tmp_path, data_dir):
-  from memrnn_tf import regularize
-  source = str(tmp_path / 'source')
+@pytest.fixture(scope='module')
+def source_run(tmp_path_factory, data_dir):
+  """A trained smoke run (24 steps) to regularise."""
+  source = str(tmp_path_factory.mktemp('regularize') / 'source')
   config = mnist.get_config('smoke')
   config.perf.jit_compile = False
   trainer.train_and_evaluate(config, source, data_dir)
+  return source
+
+
+def _kwargs(data_dir):
+  return dict(steps=4, refresh_every=2, delays=(2, 4), extrapolation_trials=32,
+              data_dir=data_dir)
+
+
+def test_regularize_smoke_run_end_to_end(source_run, tmp_path, data_dir):
+  from memrnn_tf import regularize
+  source = source_run
   listing = sorted((p, os.path.getmtime(os.path.join(d, p))) for d, _, ps in os.walk(source)
                    for p in ps)
   out = str(tmp_path / 'sp')
-  kwargs = dict(steps=4, refresh_every=2, delays=(2, 4), extrapolation_trials=32,
-                data_dir=data_dir)
+  kwargs = _kwargs(data_dir)
   summary = regularize.regularize(source, out, 'slow_points', penalty=1e-3, **kwargs)
   assert summary['arm'] == 'slow_points' and summary['steps'] == 4
   # lambda in the authors' units, times seq_len (10) * outputs (11) in ours.
@@ -138,6 +149,47 @@ def test_regularize_smoke_run_end_to_end(tmp_path, data_dir):
   assert control['arm'] == 'control' and not os.path.exists(str(tmp_path / 'control/targets'))
   with pytest.raises(errors.CheckpointMismatchError, match='trained run itself'):
     regularize.regularize(source, source, **kwargs)
+
+
+def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_path, data_dir,
+                                                             monkeypatch):
+  """A run that dies after its first refresh segment (checkpoint and targets of step 26
+  saved) and is called again ends with the weights, history and targets of an
+  uninterrupted run."""
+  from memrnn_tf import regularize
+  from memrnn_tf import workdir as workdir_lib
+  kwargs = _kwargs(data_dir)
+  ref = str(tmp_path / 'ref')
+  regularize.regularize(source_run, ref, 'slow_points', penalty=1e-3, **kwargs)
+  real, calls = regularize.loop.training_loop, []
+
+  def dies_on_second_segment(*args, **kw):
+    calls.append(1)
+    if len(calls) == 2:
+      raise RuntimeError('killed')
+    return real(*args, **kw)
+
+  crashed = str(tmp_path / 'crashed')
+  monkeypatch.setattr(regularize.loop, 'training_loop', dies_on_second_segment)
+  with pytest.raises(RuntimeError, match='killed'):
+    regularize.regularize(source_run, crashed, 'slow_points', penalty=1e-3, **kwargs)
+  monkeypatch.undo()
+  assert workdir_lib.load_trained_model(crashed)[1].endswith('ckpt-26')
+  assert not os.path.exists(os.path.join(crashed, 'analysis', 'regularization.json'))
+  regularize.regularize(source_run, crashed, 'slow_points', penalty=1e-3, **kwargs)
+
+  def history(workdir):
+    with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+      return [(r['step'], r['loss']) for r in map(json.loads, f) if r['split'] == 'train']
+
+  assert history(crashed) == history(ref) and history(ref)[-1][0] == 28
+  for name in ('step24.npz', 'step26.npz'):
+    with np.load(os.path.join(ref, 'targets', name)) as a, \
+         np.load(os.path.join(crashed, 'targets', name)) as b:
+      np.testing.assert_array_equal(a['states'], b['states'])
+  a, b = workdir_lib.load_trained_model(ref)[0], workdir_lib.load_trained_model(crashed)[0]
+  for va, vb in zip(a.weights, b.weights):
+    np.testing.assert_array_equal(va.numpy(), vb.numpy())
 
 
 def _fake_run(root, name, arm, source, acc_after, speed_after, curriculum='decu'):
