@@ -69,6 +69,22 @@ def test_finished_runs_need_eval_json(tmp_path):
   assert by_name['extrapolate_cifar10'].argv == []
 
 
+def test_regularize_workdirs_name_a_set_length(tmp_path):
+  """Runs of another length are never reused: the length is in the workdir's name."""
+  os.makedirs(tmp_path / 'mnist_gru' / 'gru_decu_sigmoid_s0')
+  (tmp_path / 'mnist_gru' / 'gru_decu_sigmoid_s0' / 'eval.json').write_text('{}')
+  config = _config('cpu')
+  by_name = {s.name: s for s in stages.regularize_stages(config, str(tmp_path))}
+  stage = by_name['regularize_centres_gru_decu_sigmoid_s0']
+  name = 'centres_gru_decu_sigmoid_s0_steps5000'
+  assert stage.workdirs == [str(tmp_path / 'regularize' / name)]
+  assert '--steps=5000' in stage.argv and '--targets=centres' in stage.argv
+  assert '--penalty=0' in by_name['regularize_control_gru_decu_sigmoid_s0'].argv
+  del config.regularize['steps']
+  stage = stages.regularize_stages(config, str(tmp_path))[0]
+  assert stage.workdirs == [str(tmp_path / 'regularize' / 'control_gru_decu_sigmoid_s0')]
+
+
 def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
   root = str(tmp_path)
   out = str(tmp_path / 'out.txt')

@@ -889,8 +889,13 @@ def regularization(repro):
     rows.append([f'{cell} {curriculum}', arm, a['n'], _pct(a['nominal'], a['nominal_sem'])]
                 + [_pct(*acc[d]) if d in acc else 'n/a' for d in (100, 500, 1000)]
                 + [f'{a["speed"]:.2g}'])
+  runs = [s for arms in groups.values() for group in arms.values() for s in group]
+  steps = sorted({s['steps'] for s in runs if s.get('steps') is not None})
+  penalties = sorted({s['penalty'] for s in runs if s.get('penalty')})
   detail = '\n\n'.join([
       f'**Rule.** {rule}',
+      f'Extra training steps per run: {", ".join(map(str, steps)) or "n/a"}; lambda (the '
+      f'authors\' units): {", ".join(f"{p:g}" for p in penalties) or "n/a"}.',
       _table(['panel', 'arm', 'N', 'nominal test', 'delay 100', 'delay 500', 'delay 1000',
               'slow-point speed (geo. mean of medians)'], rows),
       _table(['comparison', 'arm', 'control', 'Welch p', 'outcome'], _comparison_rows(comps))])

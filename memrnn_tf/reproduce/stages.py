@@ -154,10 +154,12 @@ def regularize_stages(config, root):
   group = config.regularize
   arms = [a.strip() for a in group.arms.split(',') if a.strip()]
   flags = _flags(group, skip=('runs', 'arms'))
+  # Runs of another length must not be reused as these: the length is in the name.
+  suffix = f'_steps{group.steps}' if group.get('steps') else ''
   out = []
   for source in finished_runs(root, group.runs):
     for arm in arms:
-      workdir = os.path.join(root, 'regularize', f'{arm}_{os.path.basename(source)}')
+      workdir = os.path.join(root, 'regularize', f'{arm}_{os.path.basename(source)}{suffix}')
       arm_flags = ['--penalty=0'] if arm == 'control' else [f'--targets={arm}']
       argv = _binary('regularize') + [f'--workdir={source}', f'--out={workdir}', *arm_flags,
                                       *flags]
