@@ -1,7 +1,7 @@
 r"""Backtracks the class slow points through training (paper section 7, Fig. 5A,B).
 
   python bin/backtrack.py --workdir=runs/mnist_gru_vocu_s0
-  python bin/backtrack.py --workdirs='runs/sweep/gru_*_s*' [--out=runs/sweep] [--reuse]
+  python bin/backtrack.py --workdirs='runs/sweep/gru_*_s*' [--out=runs/sweep] [--recompute]
 
 For each run: the final class slow points (``analysis/slowpoints.npz``, found if missing)
 are followed back through ``snapshots/``, each search warm-started from the points of the
@@ -35,7 +35,10 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.')
 _WORKDIRS = flags.DEFINE_string('workdirs', None, 'Comma list of run directories or globs.')
 _OUT = flags.DEFINE_string('out', None, 'Directory of the aggregate (default: common parent).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
-_REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/backtrack.json.')
+_REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/backtrack.json, '
+                           'whatever it was computed with.')
+_RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when its '
+                               'analysis/backtrack.json has the same parameters.')
 _REFINE = flags.DEFINE_bool('refine', True, 'Replay and re-track intervals with jumps.')
 _THRESHOLD = flags.DEFINE_float('refine_threshold', 0.5,
                                 'Jump: displacement > this x distance to the nearest other point.')
@@ -65,11 +68,13 @@ def main(argv):
   workdirs = cli.run_or_exit(multirun.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
   print(f'{"run":<28} {"curr":<6} {"refined":<7} {"status":<8} {"valid":>6} '
         f'{"|dlogS| ev":>7} {"else":>7} {"ratio":>6} {"p":>7}')
+  params = {'tol': _TOL.value, 'max_iters': _MAX_ITERS.value, 'refine': _REFINE.value,
+            'refine_threshold': _THRESHOLD.value, 'refine_points': _POINTS.value,
+            'max_replay_steps': None if _MAX_REPLAY.value < 0 else _MAX_REPLAY.value}
   for w in workdirs:
     summary = backtrack.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
-        backtrack.backtrack, w, _DATA_DIR.value, tol=_TOL.value, max_iters=_MAX_ITERS.value,
-        refine=_REFINE.value, refine_threshold=_THRESHOLD.value, refine_points=_POINTS.value,
-        max_replay_steps=None if _MAX_REPLAY.value < 0 else _MAX_REPLAY.value), _REUSE.value)
+        backtrack.backtrack, w, _DATA_DIR.value, **params), _REUSE.value,
+                               None if _RECOMPUTE.value else params)
     plots.plot_run(w)
     print(_row(w, summary))
   if len(workdirs) > 1 or _OUT.value:  # --out asks for the aggregate, even of one run

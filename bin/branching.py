@@ -1,7 +1,7 @@
 r"""Branching of slow points at VoCu class introductions (paper Figs. 5C-E and 8).
 
   python bin/branching.py --workdir=runs/mnist_gru_vocu_s0 [--weights=snapshots]
-  python bin/branching.py --workdirs='runs/sweep/gru_vocu_*' [--out=runs/sweep] [--reuse]
+  python bin/branching.py --workdirs='runs/sweep/gru_vocu_*' [--out=runs/sweep] [--recompute]
 
 For every class introduction tau_i: the class slow points at tau_{i+1} - 2000 (paper
 steps, scaled like the curriculum) are tracked back to tau_i - 2000; the existing class the
@@ -33,7 +33,10 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'VoCu run directory.')
 _WORKDIRS = flags.DEFINE_string('workdirs', None, 'Comma list of run directories or globs.')
 _OUT = flags.DEFINE_string('out', None, 'Directory of the aggregate (default: common parent).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
-_REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/branching.json.')
+_REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/branching.json, '
+                           'whatever it was computed with.')
+_RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when its '
+                               'analysis/branching.json has the same parameters.')
 _WEIGHTS = flags.DEFINE_enum('weights', 'replay', ['replay', 'snapshots'],
                              'Exact steps by replay, or the nearest snapshots.')
 _SPACING = flags.DEFINE_integer('spacing', None,
@@ -52,11 +55,13 @@ def main(argv):
   workdirs = cli.run_or_exit(multirun.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
   print(f'{"run":<28} {"tau":>5} {"new":>3} {"from":>4} {"nearest":>7} {"d_spawn":>8} '
         f'{"d_others":>8}')
+  params = {'weights': _WEIGHTS.value, 'spacing': _SPACING.value,
+            'noise_scale': _NOISE.value, 'num_trials': _TRIALS.value,
+            'max_iters': _MAX_ITERS.value}
   for w in workdirs:
     summary = backtrack.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
-        branching.branching, w, _DATA_DIR.value, weights=_WEIGHTS.value,
-        spacing=_SPACING.value, noise_scale=_NOISE.value, num_trials=_TRIALS.value,
-        max_iters=_MAX_ITERS.value), _REUSE.value)
+        branching.branching, w, _DATA_DIR.value, **params), _REUSE.value,
+                               None if _RECOMPUTE.value else params)
     plots.plot_run(w)
     for e in summary['events']:
       others = 'n/a' if e['delta_others'] is None else f'{e["delta_others"]:+.3f}'

@@ -20,7 +20,7 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   and naive training are tested, with both readouts because naive training fails only
   with the authors' sigmoid readout), 4 LSTMs (DeCu / VoCu x 2 seeds), 2 template-matching
   GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
-  and branching on 3 networks per curriculum, speed regularisation (3 arms x 3 networks,
+  and branching on 5 networks per curriculum, speed regularisation (3 arms x 3 networks,
   the paper's 5,000 extra steps each).
   The GRU grid dominates (about 5 minutes per network on 2 idle cores); the whole variant
   takes about 4 hours on 2 cores (BUILD_NOTES.md has the measured time). Expected verdicts:
@@ -71,10 +71,10 @@ def get_config(arg='smoke'):
       runs='mnist_gru/gru_decu_sigmoid_s0,mnist_gru/gru_vocu_sigmoid_s0', num_trials=1000))
   # Backtracking through training (000 Fig. 5A,B) and branching (Fig. 5C-E).
   config.backtrack = ml_collections.ConfigDict(dict(
-      runs='mnist_gru/gru_decu_sigmoid_s[012],mnist_gru/gru_vocu_sigmoid_s[012]',
+      runs='mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4]',
       max_iters=5000, refine=True))
   config.branching = ml_collections.ConfigDict(dict(
-      runs='mnist_gru/gru_vocu_sigmoid_s[012]', weights='replay', max_iters=5000,
+      runs='mnist_gru/gru_vocu_sigmoid_s[0-4]', weights='replay', max_iters=5000,
       num_trials=2000))
   # Speed regularisation (000 section 8): each arm continues each selected run (``steps``
   # unset: the paper's 5,000 scaled to the run's length; set: that many, and the workdirs

@@ -240,3 +240,27 @@ def test_binaries_reject_bad_input(tmp_path):
   workdir_lib.write_json_atomic(str(tmp_path / 'd' / 'config.json'), workdir_lib.config_dict(config))
   out = _run_bin('bin/branching.py', f'--workdir={tmp_path}/d')
   assert out.returncode == 1 and 'introduces none' in out.stderr
+
+
+def test_cached_reuses_a_result_only_with_the_same_parameters(tmp_path):
+  workdir = str(tmp_path)
+  os.makedirs(os.path.join(workdir, 'analysis'))
+  calls = []
+
+  def compute(value):
+    def run():
+      calls.append(value)
+      summary = {'value': value}
+      with open(os.path.join(workdir, 'analysis', 'x.json'), 'w') as f:
+        json.dump(summary, f)
+      return summary
+    return run
+
+  params = {'max_iters': 100, 'refine': True}
+  assert backtrack.cached(workdir, 'x', compute(1), params=params)['params'] == params
+  assert backtrack.cached(workdir, 'x', compute(2), params=dict(params))['value'] == 1
+  other = {'max_iters': 200, 'refine': True}
+  assert backtrack.cached(workdir, 'x', compute(3), params=other)['value'] == 3
+  assert backtrack.cached(workdir, 'x', compute(4), params=None)['value'] == 4  # --recompute
+  assert backtrack.cached(workdir, 'x', compute(5), reuse=True)['value'] == 4  # --reuse
+  assert calls == [1, 3, 4]

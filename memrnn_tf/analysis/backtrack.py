@@ -30,6 +30,7 @@ import numpy as np
 
 from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.analysis import stats
@@ -373,14 +374,30 @@ def _summarise(workdir, config, result, coarse, refinement, tol, merge_tol, writ
 
 
 # --- several runs -------------------------------------------------------------------------
-def cached(workdir, name, compute, reuse=False):
-  """``compute()``, or the saved ``<workdir>/analysis/<name>.json`` when ``reuse`` and it
-  exists."""
+def cached(workdir, name, compute, reuse=False, params=None):
+  """``compute()``, or the saved ``<workdir>/analysis/<name>.json``.
+
+  Args:
+    workdir, name: the run and the result's name.
+    compute: ``() -> summary dict``; it writes the result file itself.
+    reuse: keep an existing file whatever it was computed with.
+    params: ``None``, or the dict of parameters of this request: an existing file computed
+      with the same ones (its ``params`` entry) is kept, and a new result records them.
+  """
   path = os.path.join(workdir, 'analysis', name + '.json')
   if reuse and os.path.exists(path):
     with open(path) as f:
       return json.load(f)
-  return compute()
+  if params is not None:
+    saved = multirun.load_if_matches(workdir, name, {'params': params})
+    if saved is not None:
+      logging.info('%s: reusing %s (same parameters)', workdir, path)
+      return saved
+  summary = compute()
+  if params is not None:
+    summary['params'] = params
+    workdir_lib.write_json_atomic(path, summary)
+  return summary
 
 
 def load(workdir):
