@@ -5,8 +5,8 @@ networks, the aggregate analyses, speed regularisation, then the report. Each is
 subprocess with its log in ``<root>/logs/<stage>.log``. A stage whose outputs exist and
 whose command has not changed since it last ran is reused, so a second call only redraws;
 an analysis whose selection of runs grew (more networks finished) runs again, and its
-binary reuses the per-run results it already has (computed with the same parameters). A failed stage does not stop the others:
-its claim becomes "inconclusive" in the report.
+binary reuses the per-run results it already has (computed with the same parameters). A
+failed stage does not stop the others: its claim becomes "inconclusive" in the report.
 """
 
 import fnmatch
