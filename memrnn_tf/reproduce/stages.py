@@ -31,8 +31,6 @@ _ANALYSES = (
     ('branching_mnist', 'branching', 'branching', 'analysis/branching.json',
      'aggregate/branching'),
 )
-# Flags the pipeline sets itself for binaries that keep per-run results between calls.
-_REUSE_FLAG = {'backtrack': '--reuse', 'branching': '--reuse'}
 REGULARIZATION_FIGURE = 'aggregate/regularization/figures/regularization.png'
 
 
@@ -135,7 +133,6 @@ def analysis_stages(config, root):
     argv, outputs, figures = [], [], []
     if workdirs:
       argv = _binary(binary) + [f'--workdirs={",".join(workdirs)}'] + _flags(group)
-      argv += [_REUSE_FLAG[binary]] if binary in _REUSE_FLAG else []
       if aggregate:
         out_dir = os.path.join(root, aggregate)
         argv.append(f'--out={out_dir}')
