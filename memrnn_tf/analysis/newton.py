@@ -13,9 +13,10 @@ batched Jacobian (``[N, d, d]``, ``J = dF/dx - I``) it solves
 ``(J^T J + mu D) dx = -J^T r`` per point (batched Cholesky; ``D`` is Marquardt's scaling
 as in MINPACK, the running max of ``diag(J^T J)``, relative to its largest entry), accepts
 the step where the speed falls, and adapts the damping ``mu`` per point (after Nielsen:
-shrink by up to 10x after a good step, grow by a doubling factor after a rejected one). Near a fixed point
-this is Newton's method (quadratic convergence, however slow the attractor: the first-order
-search crawls along directions where ``J`` is nearly singular, Newton does not); where S
+shrink by up to 10x after a good step, grow by a doubling factor after a rejected one).
+Near a fixed point this is Newton's method (quadratic convergence, however slow the
+attractor: the first-order search crawls along directions where ``J`` is nearly singular,
+Newton does not); where S
 has a positive local minimum (a ghost, a true slow point) Gauss-Newton with damping lands
 on that minimum.
 
