@@ -115,6 +115,14 @@ def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
   assert saved['fake']['status'] == 'done' and saved['fake']['command'].startswith('python -c')
   assert 'exited with code 3' in saved['bad']['error']
   assert os.path.exists(os.path.join(root, 'logs', 'bad.log'))
+  # A run stage is reused from its outputs; its time is the last call's only for the same
+  # command.
+  record = pipeline._Record(root, _config('smoke'), pipeline.load_record(root))
+  run = lambda text: stages.Stage('fake', 'run', stage(text).argv, [], [out])  # noqa: E731
+  assert pipeline._run_stage(run('b'), record, root, {}, dry_run=False) == 'reused'
+  assert pipeline.load_record(root)['stages'][0]['seconds'] > 0
+  assert pipeline._run_stage(run('z'), record, root, {}, dry_run=False) == 'reused'
+  assert pipeline.load_record(root)['stages'][0]['seconds'] is None
 
 
 def test_unknown_stage_pattern_is_an_error(tmp_path):

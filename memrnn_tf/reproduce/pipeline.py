@@ -86,7 +86,9 @@ def _run_stage(stage, record, root, env, dry_run):
   same = stage.kind != 'analysis' or (previous.get('command') == stage.command
                                       and previous.get('status') in ('done', 'reused'))
   if stage.is_done() and same:
-    seconds = previous.get('seconds')
+    # The time of the last call is this stage's only if it ran this command (a run stage
+    # reused from outputs made by another command has no known time).
+    seconds = previous.get('seconds') if previous.get('command') == stage.command else None
     record.set(_entry(stage, 'reused', seconds))
     logging.info('%s: reused', stage.name)
     return 'reused'

@@ -86,6 +86,8 @@ def render(repro, sections, figures, date=None):
   """The markdown of the report."""
   stages = list(repro.stages.values())
   seconds = sum(float(s.get('seconds') or 0.0) for s in stages)
+  untimed = sum(1 for s in stages if s.get('status') in ('done', 'reused')
+                and s.get('seconds') is None)
   counts = {}
   for s in stages:
     counts[s.get('status', '?')] = counts.get(s.get('status', '?'), 0) + 1
@@ -96,6 +98,7 @@ def render(repro, sections, figures, date=None):
            f'- Date: {date}',
            f'- Total compute time: {_duration(seconds)} ({seconds:.0f} s summed over '
            f'{len(stages)} stages: ' + ', '.join(f'{n} {k}' for k, n in sorted(counts.items()))
+           + (f'; {untimed} finished stages without a recorded time' if untimed else '')
            + ')',
            '- Papers: 000 = ICML 2019 paper, 001 = its earlier version (appendix tables 1-6), '
            '003 = flip-flop study. Accuracies are mean +- SEM over networks (N).',
