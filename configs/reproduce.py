@@ -23,7 +23,7 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   and branching on 5 networks per curriculum, speed regularisation (3 arms x 3 networks,
   the paper's 5,000 extra steps each).
   The GRU grid dominates (about 5 minutes per network on 2 idle cores); the whole variant
-  takes about 4 hours on 2 cores (BUILD_NOTES.md has the measured time). Expected verdicts:
+  takes about 6-7 hours on 2 cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").
 * ``paper``: the paper's sizes (10 networks per MNIST condition, GRU and LSTM, both
   readouts; 5 per CIFAR-10 condition, on the full dataset when it is available), the
