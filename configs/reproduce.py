@@ -20,7 +20,7 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   and naive training are tested, with both readouts because naive training fails only
   with the authors' sigmoid readout), 4 LSTMs (DeCu / VoCu x 2 seeds), 2 template-matching
   GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
-  and branching on 5 networks per curriculum, speed regularisation (3 arms x 3 networks,
+  and branching on 5 networks per curriculum, speed regularisation (3 arms x 5 networks,
   the paper's 5,000 extra steps each).
   The GRU grid dominates (about 5 minutes per network on 2 idle cores); the whole variant
   takes about 6-7 hours on 2 cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
@@ -80,7 +80,7 @@ def get_config(arg='smoke'):
   # unset: the paper's 5,000 scaled to the run's length; set: that many, and the workdirs
   # are named with it so that runs of another length are never reused).
   config.regularize = ml_collections.ConfigDict(dict(
-      runs='mnist_gru/gru_decu_sigmoid_s[012]', arms='control,slow_points,centres'))
+      runs='mnist_gru/gru_decu_sigmoid_s[0-4]', arms='control,slow_points,centres'))
 
   if smoke:
     config.extrapolate.update(delays='19,50', num_trials=32, noise_delays='19',
