@@ -384,10 +384,11 @@ def cached(workdir, name, compute, reuse=False, params=None):
     params: ``None``, or the dict of parameters of this request: an existing file computed
       with the same ones (its ``params`` entry) is kept, and a new result records them.
   """
-  path = os.path.join(workdir, 'analysis', name + '.json')
-  if reuse and os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)
+  if reuse:
+    saved = multirun.read_result(workdir, name)
+    if saved is not None:
+      return saved
+  path = multirun.result_path(workdir, name)
   if params is not None:
     saved = multirun.load_if_matches(workdir, name, {'params': params})
     if saved is not None:

@@ -16,9 +16,8 @@ the step where the speed falls, and adapts the damping ``mu`` per point (after N
 shrink by up to 10x after a good step, grow by a doubling factor after a rejected one).
 Near a fixed point this is Newton's method (quadratic convergence, however slow the
 attractor: the first-order search crawls along directions where ``J`` is nearly singular,
-Newton does not); where S
-has a positive local minimum (a ghost, a true slow point) Gauss-Newton with damping lands
-on that minimum.
+Newton does not); where S has a positive local minimum (a ghost, a true slow point)
+Gauss-Newton with damping lands on that minimum.
 
 The whole iteration is one ``tf.while_loop`` in one ``tf.function``. Points leave the batch
 as soon as they stop (the loop carries the active points only, with a dynamic leading

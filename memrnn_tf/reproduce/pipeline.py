@@ -82,13 +82,14 @@ def _run_stage(stage, record, root, env, dry_run):
     logging.info('%s: skipped (%s)', stage.name, stage.skip_reason)
     record.set(_entry(stage, 'skipped'))
     return 'skipped'
+  same_command = previous.get('command') == stage.command
   # Analyses also compare the command: more finished runs mean a new aggregate.
-  same = stage.kind != 'analysis' or (previous.get('command') == stage.command
+  same = stage.kind != 'analysis' or (same_command
                                       and previous.get('status') in ('done', 'reused'))
   if stage.is_done() and same:
     # The time of the last call is this stage's only if it ran this command (a run stage
     # reused from outputs made by another command has no known time).
-    seconds = previous.get('seconds') if previous.get('command') == stage.command else None
+    seconds = previous.get('seconds') if same_command else None
     record.set(_entry(stage, 'reused', seconds))
     logging.info('%s: reused', stage.name)
     return 'reused'
