@@ -20,10 +20,11 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   and naive training are tested, with both readouts because naive training fails only
   with the authors' sigmoid readout), 4 LSTMs (DeCu / VoCu x 2 seeds), 2 template-matching
   GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
-  and branching on 5 networks per curriculum, speed regularisation (3 arms x 5 networks,
-  the paper's 5,000 extra steps each).
-  The GRU grid dominates (about 5 minutes per network on 2 idle cores); the whole variant
-  takes about 6-7 hours on 2 cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
+  on 5 networks per curriculum, branching on the 5 VoCu GRUs and the 2 VoCu LSTMs (000
+  Fig. 8), speed regularisation (3 arms x 10 networks, the 5 DeCu and 5 VoCu sigmoid GRUs:
+  000 Fig. 9's GRU panels; the paper's 5,000 extra steps each, about 7 minutes per arm).
+  Regularisation and the GRU grid dominate; the whole variant takes about 8-9 hours on 2
+  cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").
 * ``paper``: the paper's sizes (10 networks per MNIST condition, GRU and LSTM, both
   readouts; 5 per CIFAR-10 condition, on the full dataset when it is available), the
@@ -74,13 +75,15 @@ def get_config(arg='smoke'):
       runs='mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4]',
       max_iters=5000, refine=True))
   config.branching = ml_collections.ConfigDict(dict(
-      runs='mnist_gru/gru_vocu_sigmoid_s[0-4]', weights='replay', max_iters=5000,
+      runs='mnist_gru/gru_vocu_sigmoid_s[0-4],mnist_lstm/lstm_vocu_sigmoid_s[0-4]',
+      weights='replay', max_iters=5000,
       num_trials=2000))
   # Speed regularisation (000 section 8): each arm continues each selected run (``steps``
   # unset: the paper's 5,000 scaled to the run's length; set: that many, and the workdirs
   # are named with it so that runs of another length are never reused).
   config.regularize = ml_collections.ConfigDict(dict(
-      runs='mnist_gru/gru_decu_sigmoid_s[0-4]', arms='control,slow_points,centres'))
+      runs='mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4]',
+      arms='control,slow_points,centres'))
 
   if smoke:
     config.extrapolate.update(delays='19,50', num_trials=32, noise_delays='19',

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -186,12 +187,14 @@ def _build(root, reverse=False, failed=(), absent=(), seeds=SEEDS):
       source = f'gru_decu_sigmoid_s{seed}'
       w = os.path.join(root, 'regularize', f'{arm}_{source}')
       _write(os.path.join(w, 'config.json'), _config('gru', 'decu', 'sigmoid', seed))
-      curve = {'delays': [100, 500, 1000], 'accuracy': [0.95, 0.9, acc + 0.01 * seed]}
+      # Controls vary more across networks than the arms' gains do (paired design).
+      acc_1000 = acc + (0.05 if arm == 'control' else 0.06) * seed
+      curve = {'delays': [100, 500, 1000], 'accuracy': [0.95, 0.9, acc_1000]}
       _write(os.path.join(w, 'analysis', 'regularization.json'), {
           'source': source, 'arm': arm, 'penalty': 1e-3, 'steps': 50,
           'nominal': {'before': {'test': 0.97}, 'after': {'test': 0.968}},
           'accuracy_at': {'before': {'100': 0.9, '500': 0.5, '1000': 0.3},
-                          'after': {'100': 0.95, '500': 0.9, '1000': acc + 0.01 * seed}},
+                          'after': {'100': 0.95, '500': 0.9, '1000': acc_1000}},
           'extrapolation': {'before': {'delays': [100, 500, 1000],
                                        'accuracy': [0.9, 0.5, 0.3]}, 'after': curve},
           'slow_point_speeds': {'before': {'median': 1e-5}, 'after': {'median': 1e-7}}})
@@ -279,7 +282,12 @@ def test_numbers_equal_the_fixture_means(full):
   assert test.pvalue < 0.05
   # Regularisation: the slow-point arm's mean at delay 1000 over its 3 networks.
   reg = claims.regularization(repro)
-  assert reg.numbers['gru decu slow_points d=1000 mean'] == pytest.approx(0.81)
+  assert reg.numbers['gru decu slow_points d=1000 mean'] == pytest.approx(0.86)
+  # Paired by network: the differences are 0.50, 0.51, 0.52.
+  want = sps.ttest_rel([0.8, 0.86, 0.92], [0.3, 0.35, 0.4])
+  assert reg.numbers['gru decu slow_points d=1000 paired difference'] == pytest.approx(0.51)
+  assert reg.numbers['gru decu slow_points d=1000 paired p'] == pytest.approx(want.pvalue)
+  assert reg.verdict == claims.REPRODUCES
 
 
 def test_figures_are_copied_and_linked(full):
@@ -344,6 +352,49 @@ def test_verdict_of_mixed_comparisons():
   assert verdict == claims.DOES_NOT_REPRODUCE
   assert reason.startswith('VoCu ahead by 20.0 points at c, Welch p = ')
   assert claims.verdict_of([few])[0] == claims.INCONCLUSIVE
+
+
+def test_regularization_is_judged_paired_by_network(tmp_path):
+  """Small consistent gains over controls that vary across networks: a paired test finds
+  them where an unpaired one would not; an arm whose network has no control is unpaired."""
+  root = _build(tmp_path)
+  controls = [0.1, 0.5, 0.9]
+  for path in glob.glob(os.path.join(root, 'regularize', '*', 'analysis',
+                                     'regularization.json')):
+    with open(path) as f:
+      summary = json.load(f)
+    seed = int(summary['source'][-1])
+    value = controls[seed] + (0.0 if summary['arm'] == 'control' else 0.04 + 0.01 * seed)
+    summary['accuracy_at']['after']['1000'] = value
+    _write(path, summary)
+  arm = [c + 0.04 + 0.01 * s for s, c in enumerate(controls)]
+  assert stats.welch_test(arm, controls)['p'] > 0.5
+  repro = claims.Reproduction.load(root)
+  reg = claims.regularization(repro)
+  want = sps.ttest_rel(arm, controls).pvalue
+  assert want < 0.05
+  assert reg.numbers['gru decu centres d=1000 paired p'] == pytest.approx(want)
+  assert reg.verdict == claims.REPRODUCES
+  assert 'paired t p = ' in reg.reason and '3 pairs' in reg.reason
+  # Without the control of network 2, 2 pairs remain: too few to compare.
+  shutil.rmtree(os.path.join(root, 'regularize', 'control_gru_decu_sigmoid_s2'))
+  reg = claims.regularization(claims.Reproduction.load(root))
+  want = sps.ttest_rel(arm[:2], controls[:2]).pvalue
+  assert reg.numbers['gru decu centres d=1000 paired p'] == pytest.approx(want)
+  assert reg.verdict == claims.INCONCLUSIVE
+  assert 'fewer than 3 networks' in reg.reason
+
+
+def test_paired_t_test_matches_scipy():
+  x, y = [0.5, 0.62, 0.7, float('nan'), 0.4], [0.45, 0.5, 0.69, 0.3, 0.41]
+  got = stats.paired_t_test(x, y)
+  want = sps.ttest_rel([0.5, 0.62, 0.7, 0.4], [0.45, 0.5, 0.69, 0.41])
+  assert got['p'] == pytest.approx(want.pvalue)
+  assert got['n_x'] == got['n_y'] == 4
+  assert got['difference'] == pytest.approx(np.mean([0.05, 0.12, 0.01, -0.01]))
+  assert stats.paired_t_test([0.5], [0.4])['p'] is None
+  with pytest.raises(ValueError, match='differ in length'):
+    stats.paired_t_test([0.5, 0.6], [0.4])
 
 
 def test_unsettled_slow_points_are_inconclusive(tmp_path):

@@ -266,10 +266,10 @@ def welch_from_stats(mean_x, sem_x, n_x, mean_y, sem_y, n_y):
   still be compared.
 
   Returns:
-    Dict ``{'difference' (x - y), 't', 'p', 'n_x', 'n_y'}``; ``t`` and ``p`` are None when
-    either sample has fewer than 2 values or both have zero variance.
+    Dict ``{'name': 'Welch', 'difference' (x - y), 't', 'p', 'n_x', 'n_y'}``; ``t`` and
+    ``p`` are None when either sample has fewer than 2 values or both have zero variance.
   """
-  out = {'difference': finite_or_none(mean_x - mean_y)
+  out = {'name': 'Welch', 'difference': finite_or_none(mean_x - mean_y)
          if None not in (mean_x, mean_y) else None,
          't': None, 'p': None, 'n_x': int(n_x or 0), 'n_y': int(n_y or 0)}
   if out['n_x'] < 2 or out['n_y'] < 2 or None in (mean_x, mean_y, sem_x, sem_y):
@@ -278,6 +278,32 @@ def welch_from_stats(mean_x, sem_x, n_x, mean_y, sem_y, n_y):
   if std_x == 0 and std_y == 0:
     return out
   res = sps.ttest_ind_from_stats(mean_x, std_x, n_x, mean_y, std_y, n_y, equal_var=False)
+  out['t'], out['p'] = finite_or_none(res.statistic), finite_or_none(res.pvalue)
+  return out
+
+
+def paired_t_test(x, y):
+  """Two-sided paired t-test of ``x - y`` over pairs (pairs with a non-finite value dropped).
+
+  Args:
+    x, y: ``[n]`` values of the same n units (networks) under two treatments.
+
+  Returns:
+    Dict ``{'name': 'paired t', 'difference' (mean of x - y), 't', 'p', 'n_x', 'n_y'}``
+    (``n_x = n_y`` = the number of pairs); ``t`` and ``p`` are None with fewer than 2 pairs
+    or when every difference is equal.
+  """
+  x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+  if x.shape != y.shape:
+    raise ValueError(f'paired samples differ in length: {x.size} and {y.size}')
+  keep = np.isfinite(x) & np.isfinite(y)
+  d = x[keep] - y[keep]
+  n = int(d.size)
+  out = {'name': 'paired t', 'difference': float(d.mean()) if n else None, 't': None,
+         'p': None, 'n_x': n, 'n_y': n}
+  if n < 2 or np.ptp(d) == 0:
+    return out
+  res = sps.ttest_rel(x[keep], y[keep])
   out['t'], out['p'] = finite_or_none(res.statistic), finite_or_none(res.pvalue)
   return out
 

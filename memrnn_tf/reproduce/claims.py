@@ -234,8 +234,13 @@ def _runs(repro, names):
 
 
 # --- DeCu against VoCu -------------------------------------------------------------------
-def compare(label, x, y, names=('DeCu', 'VoCu'), larger_is_better=True, verb='ahead'):
-  """Welch test of group ``x`` against ``y``, each ``(mean, sem, n)``.
+def compare(label, x, y, names=('DeCu', 'VoCu'), larger_is_better=True, verb='ahead',
+            test=None):
+  """Welch test of group ``x`` against ``y``, each ``(mean, sem, n)``, or a given test.
+
+  Args:
+    test: a test result of the same keys (``stats.paired_t_test``) to judge by instead of
+      Welch's; ``x`` and ``y`` are then only shown.
 
   Returns:
     Dict: ``label``, ``x``, ``y``, ``test`` (``stats.welch_from_stats``) and ``outcome``:
@@ -243,9 +248,9 @@ def compare(label, x, y, names=('DeCu', 'VoCu'), larger_is_better=True, verb='ah
     ``'few'`` (a group with fewer than MIN_NETWORKS networks); ``verb`` words the better
     group in ``statistic`` (``'ahead'``, ``'loses less'``).
   """
-  test = stats.welch_from_stats(*x, *y)
+  test = test or stats.welch_from_stats(*x, *y)
   outcome = 'few'
-  if min(x[2], y[2]) >= MIN_NETWORKS:
+  if min(x[2], y[2], test['n_x'], test['n_y']) >= MIN_NETWORKS:
     outcome = '0'
     if test['p'] is not None and test['p'] < ALPHA and test['difference']:
       better_x = (test['difference'] > 0) == larger_is_better
@@ -259,8 +264,11 @@ def statistic(c, scale=100.0, unit='points'):
   t = c['test']
   diff = t['difference'] or 0.0
   ahead = c['names'][0] if (diff > 0) == c['larger_is_better'] else c['names'][1]
-  return (f'{ahead} {c["verb"]} by {abs(diff) * scale:.1f} {unit} at {c["label"]}, Welch p = '
-          f'{_p(t["p"])}, N = {t["n_x"]} vs {t["n_y"]}')
+  name = t.get('name', 'Welch')
+  count = (f'{t["n_x"]} pairs' if name.startswith('paired')
+           else f'N = {t["n_x"]} vs {t["n_y"]}')
+  return (f'{ahead} {c["verb"]} by {abs(diff) * scale:.1f} {unit} at {c["label"]}, {name} p = '
+          f'{_p(t["p"])}, {count}')
 
 
 def verdict_of(comparisons, settle='more networks per group'):
@@ -843,13 +851,16 @@ def regularization(repro):
   title = 'Speed regularisation improves long delays with nominal accuracy intact'
   paper_text = _paper('regularization')
   rule = (f'per panel (cell, curriculum) and target kind (slow points, centres) against the '
-          f'lambda = 0 control: Welch two-sided test of accuracy at delay 1000 after the extra '
-          f'steps, and the mean drop of nominal test accuracy from before. A comparison is in '
-          f'favour if the arm is ahead with p < {ALPHA} and its drop is at most '
-          f'{100 * NOMINAL_INTACT:.0f} point; against if it is behind with p < {ALPHA} or its '
-          f'drop exceeds {100 * NOMINAL_INTACT:.0f} point; not made with fewer than '
-          f'{MIN_NETWORKS} networks per arm. Reproduces if all comparisons made are in favour, '
-          'does not reproduce if any is against, inconclusive otherwise.')
+          f'lambda = 0 control of the same networks (each arm continues the same trained '
+          f'networks, so the arms are paired by network): two-sided paired t-test of accuracy '
+          f'at delay 1000 after the extra steps, and the mean drop of nominal test accuracy '
+          f'from before. A comparison is in favour if the arm is ahead with p < {ALPHA} and '
+          f'its drop is at most {100 * NOMINAL_INTACT:.0f} point; against if it is behind '
+          f'with p < {ALPHA} or its drop exceeds {100 * NOMINAL_INTACT:.0f} point; not made '
+          f'with fewer than {MIN_NETWORKS} pairs. Reproduces if all comparisons made are in '
+          'favour, does not reproduce if any is against, inconclusive otherwise. (Until '
+          '2026-12-02 the test was an unpaired Welch test; the paired test was adopted before '
+          'the VoCu panel was run.)')
   names = repro.names('regularize_')
   stages = names + ['plot_regularization']
   workdirs = [w for w in repro.workdirs(names)
@@ -868,11 +879,13 @@ def regularization(repro):
       if not runs:
         continue
       acc = [at(s, 1000) for s in runs]
+      pairs = _paired_by_source(runs, arms.get('control', []), lambda s: at(s, 1000))
       drop = _mean_sem_n([s['nominal']['before']['test'] - s['nominal']['after']['test']
                           for s in runs if s.get('nominal', {}).get('before')
                           and s['nominal'].get('after')])
       label = f'delay 1000 ({cell} {curriculum}, {arm} vs control)'
-      c = compare(label, _mean_sem_n(acc), _mean_sem_n(control), (arm, 'control'))
+      c = compare(label, _mean_sem_n(acc), _mean_sem_n(control), (arm, 'control'),
+                  test=stats.paired_t_test(*pairs))
       if c['outcome'] != 'few' and drop[0] is not None and drop[0] > NOMINAL_INTACT:
         c['outcome'] = '-'
         c['text'] = f'{arm} costs {100 * drop[0]:.1f} points of nominal accuracy ({label})'
@@ -880,7 +893,9 @@ def regularization(repro):
         c['outcome'] = '0'
       comps.append(c)
       prefix = f'{cell} {curriculum} {arm}'
-      numbers.update({f'{prefix} d=1000 mean': c['x'][0], f'{prefix} nominal drop': drop[0]})
+      numbers.update({f'{prefix} d=1000 mean': c['x'][0], f'{prefix} nominal drop': drop[0],
+                      f'{prefix} d=1000 paired difference': c['test']['difference'],
+                      f'{prefix} d=1000 paired p': c['test']['p']})
       numbers[f'{cell} {curriculum} control d=1000 mean'] = c['y'][0]
   verdict, reason = verdict_of(comps, settle='more networks per arm')
   rows = []
@@ -898,11 +913,22 @@ def regularization(repro):
       f'authors\' units): {", ".join(f"{p:g}" for p in penalties) or "n/a"}.',
       _table(['panel', 'arm', 'N', 'nominal test', 'delay 100', 'delay 500', 'delay 1000',
               'slow-point speed (geo. mean of medians)'], rows),
-      _table(['comparison', 'arm', 'control', 'Welch p', 'outcome'], _comparison_rows(comps))])
+      _table(['comparison', 'arm', 'control', 'pairs', 'paired t p', 'outcome'],
+             [row[:3] + [c['test']['n_x']] + row[3:]
+              for c, row in zip(comps, _comparison_rows(comps))])])
   lead = comps[0] if comps else None
   ours = statistic(lead) if lead else 'no regularised arm'
   return Section('9', title, ours, paper_text, verdict, detail, repro.figures(stages),
                  repro.commands(stages), numbers, reason)
+
+
+def _paired_by_source(runs, controls, value):
+  """``([value of run], [value of its control])`` over the runs whose source network has
+  a control run (the arms of speed regularisation continue the same trained networks)."""
+  key = lambda s: os.path.realpath(s.get('source') or '')  # noqa: E731
+  control = {key(s): value(s) for s in controls if s.get('source')}
+  pairs = [(value(s), control[key(s)]) for s in runs if s.get('source') and key(s) in control]
+  return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 # --- 10: flip-flop ---------------------------------------------------------------------------
