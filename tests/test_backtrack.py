@@ -220,6 +220,18 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   assert os.path.exists(os.path.join(first, 'figures', 'backtrack.png'))
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'backtrack.png')
 
+  # The same parameters again reuse the result; --recompute forces a new one.
+  result = os.path.join(first, 'analysis', 'backtrack.json')
+  args = ('bin/backtrack.py', f'--workdir={first}', '--max_iters=500', '--refine_threshold=-1',
+          '--refine_points=1')
+  stamp = os.stat(result).st_mtime_ns
+  assert _run_bin(*args).returncode == 0
+  assert os.stat(result).st_mtime_ns == stamp
+  out = _run_bin(*args, '--recompute')
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert os.stat(result).st_mtime_ns > stamp
+  assert json.load(open(result))['steps'] == [24, 20, 16, 12, 8, 4, 0]
+
   out = _run_bin('bin/branching.py', f'--workdirs={first},{other}', '--reuse')
   assert out.returncode == 0, out.stderr[-2000:]
   s = json.load(open(os.path.join(first, 'analysis', 'branching.json')))
