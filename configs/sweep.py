@@ -110,8 +110,8 @@ def _reproduce_grid(size, study):
             'template_matching': dict(seed=(0,)),
             'cifar10': dict(curriculum=('decu',), seed=(0,))}[study]
   elif size == 'cpu':
-    # Chosen to fit about 3 hours on 2 cores (configs/reproduce.py): N = 5 where the
-    # paper's claims about curricula and naive training are tested, fewer elsewhere.
+    # N = 5 where the paper's claims about curricula and naive training are tested, fewer
+    # elsewhere (configs/reproduce.py:cpu gives the run time; BUILD_NOTES how it was chosen).
     axes = {'mnist_gru': dict(model=dict(readout_sigmoid=readouts), curriculum=both,
                               seed=tuple(range(5))),
             'mnist_lstm': dict(curriculum=_CURRICULA, seed=(0, 1)),
