@@ -240,6 +240,9 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
     assert e['spawner'] in e['existing'] and e['steps']['pre'] < e['tau'] <= e['steps']['post']
   agg = json.load(open(tmp_path / 'runs' / 'analysis' / 'branching.json'))
   assert agg['test']['n'] == 16 and agg['num_runs'] == 2
+  (cell, by_cell), = agg['by_cell'].items()  # one cell: its test is the pooled one
+  assert cell == workdir_lib.load_config(first).model.cell
+  assert by_cell['num_runs'] == 2 and by_cell['test'] == agg['test']
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'branching.png')
 
 

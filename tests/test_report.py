@@ -305,6 +305,42 @@ def test_reversed_fixture_does_not_reproduce(tmp_path):
                    r'Welch p = [\d.e-]+, N = 4 vs 4', row)
 
 
+def _branching_by_cell(root, diffs):
+  """Rewrites the branching aggregate: ``diffs[cell] = (networks, [spawner - others])``."""
+  events, by_cell = [], {}
+  for cell, (runs, d) in diffs.items():
+    mine = [{'delta_spawner': x - 0.05, 'delta_others': -0.05, 'spawner': 1,
+             'spawner_nearest': 1, 'cell': cell} for x in d]
+    events += mine
+    a, b = [e['delta_spawner'] for e in mine], [e['delta_others'] for e in mine]
+    by_cell[cell] = {'num_runs': runs, 'test': stats.paired_tests(a, b, 'less'),
+                     'delta_spawner_mean_sem_n': list(stats.mean_sem(a)),
+                     'delta_others_mean_sem_n': list(stats.mean_sem(b))}
+  _write(os.path.join(root, 'aggregate', 'branching', 'analysis', 'branching.json'),
+         {'num_runs': sum(r for r, _ in diffs.values()), 'weights': ['replay'],
+          'events': events, 'test': by_cell['gru']['test'], 'by_cell': by_cell,
+          'delta_spawner_mean_sem_n': [0, 0, 0], 'delta_others_mean_sem_n': [0, 0, 0]})
+
+
+def test_branching_is_judged_per_cell(tmp_path):
+  root = _build(tmp_path)
+  losses = [-0.1 - 0.01 * i for i in range(10)]
+  gains = [0.1 + 0.01 * i for i in range(10)]
+  # LSTMs on 2 networks are shown but not judged.
+  _branching_by_cell(root, {'gru': (3, losses), 'lstm': (2, gains)})
+  section = claims.branching(claims.Reproduction.load(root))
+  assert section.verdict == claims.REPRODUCES
+  assert section.numbers['mean difference'] == pytest.approx(np.mean(losses))
+  assert section.numbers['lstm mean difference'] == pytest.approx(np.mean(gains))
+  assert section.reason.startswith('GRU: spawner minus others -14.5 points')
+  assert '| LSTM | 2 | 10 |' in section.detail_markdown
+  # With 3 networks the LSTMs are judged, and against.
+  _branching_by_cell(root, {'gru': (3, losses), 'lstm': (3, gains)})
+  section = claims.branching(claims.Reproduction.load(root))
+  assert section.verdict == claims.DOES_NOT_REPRODUCE
+  assert section.reason.startswith('LSTM: spawner minus others +14.5 points')
+
+
 def test_failed_and_absent_stages_are_inconclusive_with_the_command(tmp_path):
   root = _build(tmp_path, failed=('extrapolate_mnist',),
                 absent=('backtrack_mnist', 'flipflop_delay0'))

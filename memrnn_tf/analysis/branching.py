@@ -278,13 +278,15 @@ def load(workdir):
 
 def aggregate(workdirs, out, write=True):
   """Pools the events of several runs' ``analysis/branching.json`` into
-  ``<out>/analysis/branching.json`` (+ ``.npz``) with the paired tests."""
+  ``<out>/analysis/branching.json`` (+ ``.npz``) with the paired tests, over all runs
+  (``test``) and per recurrent cell (``by_cell[cell]['test']``)."""
   events, per_run = [], []
   for w in workdirs:
     s = load(w)
+    cell = workdir_lib.load_config(w).model.cell
     for e in s['events']:
-      events.append({**e, 'workdir': os.path.abspath(w)})
-    per_run.append({'workdir': os.path.abspath(w), 'weights': s['weights'],
+      events.append({**e, 'workdir': os.path.abspath(w), 'cell': cell})
+    per_run.append({'workdir': os.path.abspath(w), 'cell': cell, 'weights': s['weights'],
                     'num_events': len(s['events']), 'test': s['test']})
   weights = sorted({r['weights'] for r in per_run})
   summary = {'workdirs': [os.path.abspath(w) for w in workdirs], 'weights': weights,
@@ -294,6 +296,15 @@ def aggregate(workdirs, out, write=True):
                  [e['delta_spawner'] for e in events])),
              'delta_others_mean_sem_n': list(stats.mean_sem(
                  [e['delta_others'] for e in events if e['delta_others'] is not None]))}
+  # The paper pools GRUs (000 Fig. 5E) and shows LSTMs apart (Fig. 8): each cell's own test.
+  summary['by_cell'] = {}
+  for cell in sorted({r['cell'] for r in per_run}):
+    mine = [e for e in events if e['cell'] == cell]
+    summary['by_cell'][cell] = {
+        'num_runs': sum(r['cell'] == cell for r in per_run), 'test': _paired(mine),
+        'delta_spawner_mean_sem_n': list(stats.mean_sem([e['delta_spawner'] for e in mine])),
+        'delta_others_mean_sem_n': list(stats.mean_sem(
+            [e['delta_others'] for e in mine if e['delta_others'] is not None]))}
   if write:
     _write(os.path.join(out, 'analysis', NAME), summary)
   return summary

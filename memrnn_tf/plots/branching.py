@@ -77,21 +77,26 @@ def _p(p):
 
 
 def plot_summary(out):
-  """Histogram over all events of delta_spawner - delta_others; returns the PNG path."""
+  """Histogram over all events of delta_spawner - delta_others, one panel per recurrent
+  cell (000 Fig. 5E for GRUs, Fig. 8 for LSTMs); returns the PNG path."""
   s = _read(out)
-  d = np.asarray([e['delta_spawner'] - e['delta_others'] for e in s['events']
-                  if e['delta_others'] is not None])
-  fig = Figure(figsize=(6, 4.2))
-  ax = fig.add_subplot(1, 1, 1)
-  if d.size:
-    lim = max(np.max(np.abs(d)), 1e-3)
-    ax.hist(d, bins=np.linspace(-lim, lim, 17), color='C3', edgecolor='k')
-  ax.axvline(0, color='k', lw=0.8)
-  t = s['test']
-  ax.set_xlabel('accuracy change: spawning class - mean of the other classes')
-  ax.set_ylabel('events')
-  ax.set_title(f'{s["num_runs"]} VoCu runs, {t["n"]} events ({", ".join(s["weights"])}): '
-               f'{t["n_negative"]} < 0, {t["n_positive"]} > 0\nWilcoxon p={_p(t["wilcoxon_p"])}, '
-               f'sign p={_p(t["sign_test_p"])}, permutation p={_p(t["permutation_p"])} '
-               '(one-sided)', fontsize=8)
+  # Aggregates written before the per-cell split have one pooled group.
+  groups = s.get('by_cell') or {'all': {'num_runs': s['num_runs'], 'test': s['test']}}
+  fig = Figure(figsize=(6 * len(groups), 4.2))
+  for i, (cell, g) in enumerate(sorted(groups.items())):
+    ax = fig.add_subplot(1, len(groups), i + 1)
+    d = np.asarray([e['delta_spawner'] - e['delta_others'] for e in s['events']
+                    if e['delta_others'] is not None and e.get('cell', 'all') == cell])
+    if d.size:
+      lim = max(np.max(np.abs(d)), 1e-3)
+      ax.hist(d, bins=np.linspace(-lim, lim, 17), color='C3', edgecolor='k')
+    ax.axvline(0, color='k', lw=0.8)
+    t = g['test']
+    ax.set_xlabel('accuracy change: spawning class - mean of the other classes')
+    ax.set_ylabel('events')
+    ax.set_title(f'{cell.upper()}: {g["num_runs"]} VoCu runs, {t["n"]} events '
+                 f'({", ".join(s["weights"])}): {t["n_negative"]} < 0, {t["n_positive"]} > 0\n'
+                 f'Wilcoxon p={_p(t["wilcoxon_p"])}, sign p={_p(t["sign_test_p"])}, '
+                 f'permutation p={_p(t["permutation_p"])} (one-sided)', fontsize=8)
+  fig.tight_layout()
   return bt_plots._save(fig, out, 'branching')  # pylint: disable=protected-access

@@ -806,11 +806,13 @@ def branching(repro):
   """Claim 8: classes that spawn a new class lose more accuracy (000 Fig. 5E)."""
   title = 'Spawning classes lose more accuracy at class introductions'
   paper_text = _paper('branching')
-  rule = (f'paired over introduction events (pooled over VoCu networks): the accuracy change '
-          f'of the spawning class minus the mean change of the other existing classes. '
-          f'Reproduces if it is negative with the one-sided sign-flip permutation p < {ALPHA} '
-          f'and at least {MIN_NETWORKS} networks; does not reproduce if positive with the '
-          f'opposite one-sided p < {ALPHA}; inconclusive otherwise.')
+  rule = (f'paired over introduction events, pooled over the VoCu networks of each recurrent '
+          f'cell (000 Fig. 5E for GRUs, Fig. 8 for LSTMs): the accuracy change of the '
+          f'spawning class minus the mean change of the other existing classes. A cell is in '
+          f'favour if it is negative with the one-sided sign-flip permutation p < {ALPHA}, '
+          f'against if positive with the opposite one-sided p < {ALPHA}, and is not judged '
+          f'with fewer than {MIN_NETWORKS} networks. Reproduces if every judged cell is in '
+          f'favour, does not reproduce if any is against, inconclusive otherwise.')
   name = 'branching_mnist'
   path = repro.output(name, 'branching.json', 'aggregate/branching/analysis/branching.json')
   problem = repro.problem(name)
@@ -818,28 +820,52 @@ def branching(repro):
   if result is None:
     return _inconclusive('8', title, paper_text, [problem or f'`{path}` is missing'], repro,
                          [name], rule)
-  test = result['test']
-  a = [e['delta_spawner'] for e in result['events'] if e.get('delta_others') is not None]
-  b = [e['delta_others'] for e in result['events'] if e.get('delta_others') is not None]
-  reverse = stats.paired_tests(a, b, alternative='greater') if a else {'permutation_p': None}
-  runs, diff, p = result.get('num_runs', 0), test.get('mean_difference'), test['permutation_p']
-  spawner, others = result['delta_spawner_mean_sem_n'], result['delta_others_mean_sem_n']
-  numbers = {'num runs': runs, 'num events': test['n'], 'mean difference': diff,
-             'permutation p': p, 'spawner mean': spawner[0], 'others mean': others[0]}
-  stat = (f'spawner minus others {100 * (diff or 0):+.1f} points, sign-flip p = {_p(p)}, '
-          f'Wilcoxon p = {_p(test.get("wilcoxon_p"))}, {test["n"]} events in {runs} networks')
-  if runs < MIN_NETWORKS or diff is None:
+  # Aggregates written before the per-cell split pooled one cell (the GRUs).
+  groups = result.get('by_cell') or {'gru': result}
+  numbers, rows, outcomes = {}, [], {}
+  for cell, g in sorted(groups.items()):
+    events = [e for e in result['events'] if e.get('cell', cell) == cell
+              and e.get('delta_others') is not None]
+    a = [e['delta_spawner'] for e in events]
+    b = [e['delta_others'] for e in events]
+    test = g['test']
+    reverse = stats.paired_tests(a, b, alternative='greater') if a else {'permutation_p': None}
+    runs, diff, p = g.get('num_runs', 0), test.get('mean_difference'), test['permutation_p']
+    spawner, others = g['delta_spawner_mean_sem_n'], g['delta_others_mean_sem_n']
+    prefix = '' if cell == 'gru' else f'{cell} '  # GRU keys as before the split
+    numbers.update({f'{prefix}num runs': runs, f'{prefix}num events': test['n'],
+                    f'{prefix}mean difference': diff, f'{prefix}permutation p': p,
+                    f'{prefix}spawner mean': spawner[0], f'{prefix}others mean': others[0]})
+    stat = (f'{cell.upper()}: spawner minus others {100 * (diff or 0):+.1f} points, sign-flip '
+            f'p = {_p(p)}, Wilcoxon p = {_p(test.get("wilcoxon_p"))}, {test["n"]} events in '
+            f'{runs} networks')
+    if runs < MIN_NETWORKS or diff is None:
+      outcome = 'few'
+    elif p is not None and p < ALPHA and diff < 0:
+      outcome = '+'
+    elif reverse['permutation_p'] is not None and reverse['permutation_p'] < ALPHA and diff > 0:
+      outcome = '-'
+      stat += f' (opposite one-sided p = {_p(reverse["permutation_p"])})'
+    else:
+      outcome = '0'
+    outcomes[cell] = (outcome, stat)
+    rows.append([cell.upper(), runs, test['n'], _pct(*spawner), _pct(*others), _p(p),
+                 {'+': 'in favour', '-': 'against', '0': 'not significant',
+                  'few': f'N < {MIN_NETWORKS}'}[outcome]])
+  judged = {c: o for c, o in outcomes.items() if o[0] != 'few'}
+  stat = '; '.join(o[1] for o in outcomes.values())
+  if not judged:
     verdict, reason = INCONCLUSIVE, stat + ': more VoCu networks would settle it'
-  elif p is not None and p < ALPHA and diff < 0:
-    verdict, reason = REPRODUCES, stat
-  elif reverse['permutation_p'] is not None and reverse['permutation_p'] < ALPHA and diff > 0:
-    verdict, reason = DOES_NOT_REPRODUCE, stat + (
-        f' (opposite one-sided p = {_p(reverse["permutation_p"])})')
+  elif any(o[0] == '-' for o in judged.values()):
+    verdict = DOES_NOT_REPRODUCE
+    reason = '; '.join(o[1] for o in judged.values() if o[0] == '-')
+  elif all(o[0] == '+' for o in judged.values()):
+    verdict, reason = REPRODUCES, '; '.join(o[1] for o in judged.values())
   else:
     verdict, reason = INCONCLUSIVE, stat + ': more networks or events would settle it'
   detail = '\n\n'.join([f'**Rule.** {rule}', _table(
-      ['', 'accuracy change (mean +- SEM, N events)'],
-      [['spawning class', _pct(*spawner)], ['other classes', _pct(*others)]]),
+      ['cell', 'networks', 'events', 'spawning class change', 'other classes change',
+       'sign-flip p (one-sided)', 'outcome'], rows),
       f'Weights: {", ".join(result.get("weights", []))}.'])
   return Section('8', title, stat, paper_text, verdict, detail, repro.figures([name]),
                  repro.commands([name]), numbers, reason)
