@@ -18,11 +18,11 @@ Variants (``--config=configs/reproduce.py:<variant>``):
 * ``cpu``: the ``cpu`` training configs. 30 GRU-200 MNIST networks (naive / DeCu / VoCu x
   sigmoid / logits readout x 5 seeds: N = 5 wherever the paper's claims about curricula
   and naive training are tested, with both readouts because naive training fails only
-  with the authors' sigmoid readout), 4 LSTMs (DeCu / VoCu x 2 seeds), 5 template-matching
+  with the authors' sigmoid readout), 6 LSTMs (DeCu / VoCu x 3 seeds), 5 template-matching
   GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
-  on 5 networks per curriculum, branching on the 5 VoCu GRUs and the 2 VoCu LSTMs (000
+  on 5 networks per curriculum, branching on the 5 VoCu GRUs and the 3 VoCu LSTMs (000
   Fig. 8), speed regularisation (3 arms x 10 networks, the 5 DeCu and 5 VoCu sigmoid GRUs:
-  000 Fig. 9's GRU panels; the paper's 5,000 extra steps each, about 7 minutes per arm).
+  000 Fig. 9's GRU panels; the paper's 5,000 extra steps each, about 4 minutes per arm).
   Regularisation and the GRU grid dominate; the whole variant takes about 8-9 hours on 2
   cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").

@@ -114,7 +114,7 @@ def _reproduce_grid(size, study):
     # elsewhere (configs/reproduce.py:cpu gives the run time; BUILD_NOTES how it was chosen).
     axes = {'mnist_gru': dict(model=dict(readout_sigmoid=readouts), curriculum=both,
                               seed=tuple(range(5))),
-            'mnist_lstm': dict(curriculum=_CURRICULA, seed=(0, 1)),
+            'mnist_lstm': dict(curriculum=_CURRICULA, seed=(0, 1, 2)),
             'template_matching': dict(seed=tuple(range(5))),
             'cifar10': dict(curriculum=_CURRICULA, seed=(0,))}[study]
   else:  # the paper's sizes: 10 networks per MNIST condition, 5 for CIFAR-10
