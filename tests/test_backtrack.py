@@ -197,16 +197,20 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   first = str(tmp_path / 'runs' / 'vocu_a')
   other = str(tmp_path / 'runs' / 'vocu_b')
   shutil.copytree(vocu_run, first)
-  out = _run_bin('bin/backtrack.py', f'--workdir={first}', '--max_iters=500',
-                 '--refine_threshold=-1', '--refine_points=1')
+  params = ('--max_iters=500', '--refine_threshold=-1', '--refine_points=1')
+  out = _run_bin('bin/backtrack.py', f'--workdir={first}', *params)
   assert out.returncode == 0, out.stderr[-2000:]
   out = _run_bin('bin/branching.py', f'--workdir={first}', '--weights=snapshots',
                  '--max_iters=500', '--num_trials=100')
   assert out.returncode == 0, out.stderr[-2000:]
-  # A copy of the analysed run makes two workdirs to aggregate (--reuse: no recomputation).
+  # A copy of the analysed run makes two workdirs to aggregate; with the same parameters
+  # both results are reused, not recomputed.
   shutil.copytree(first, other)
-  out = _run_bin('bin/backtrack.py', f'--workdirs={tmp_path}/runs/vocu_*', '--reuse')
+  result = os.path.join(first, 'analysis', 'backtrack.json')
+  stamp = os.stat(result).st_mtime_ns
+  out = _run_bin('bin/backtrack.py', f'--workdirs={tmp_path}/runs/vocu_*', *params)
   assert out.returncode == 0, out.stderr[-2000:]
+  assert os.stat(result).st_mtime_ns == stamp
   s = json.load(open(os.path.join(first, 'analysis', 'backtrack.json')))
   # Threshold -1 refines every interval at its midpoint (replayed from the checkpoints).
   assert s['steps'] == [24, 20, 16, 12, 8, 4, 0]
@@ -220,14 +224,8 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   assert os.path.exists(os.path.join(first, 'figures', 'backtrack.png'))
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'backtrack.png')
 
-  # The same parameters again reuse the result; --recompute forces a new one.
-  result = os.path.join(first, 'analysis', 'backtrack.json')
-  args = ('bin/backtrack.py', f'--workdir={first}', '--max_iters=500', '--refine_threshold=-1',
-          '--refine_points=1')
-  stamp = os.stat(result).st_mtime_ns
-  assert _run_bin(*args).returncode == 0
-  assert os.stat(result).st_mtime_ns == stamp
-  out = _run_bin(*args, '--recompute')
+  # --recompute forces a new result with the same parameters.
+  out = _run_bin('bin/backtrack.py', f'--workdir={first}', *params, '--recompute')
   assert out.returncode == 0, out.stderr[-2000:]
   assert os.stat(result).st_mtime_ns > stamp
   assert json.load(open(result))['steps'] == [24, 20, 16, 12, 8, 4, 0]
