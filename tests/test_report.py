@@ -197,7 +197,10 @@ def _build(root, reverse=False, failed=(), absent=(), seeds=SEEDS):
                           'after': {'100': 0.95, '500': 0.9, '1000': acc_1000}},
           'extrapolation': {'before': {'delays': [100, 500, 1000],
                                        'accuracy': [0.9, 0.5, 0.3]}, 'after': curve},
-          'slow_point_speeds': {'before': {'median': 1e-5}, 'after': {'median': 1e-7}}})
+          'slow_point_speeds': {'before': {'median': 1e-5}, 'after': {'median': 1e-7}},
+          'timing': {'train_seconds': 200.0 + seed, 'refresh_seconds': 0.0 if arm == 'control'
+                     else 3.0, 'refreshes': 0 if arm == 'control' else 5,
+                     'final_analysis_seconds': 30.0}})
       stages.append(_stage(f'regularize_{arm}_{source}', root, [w], kind='run'))
 
   for delay, corners in ((0, 8), (8, 8)):
@@ -283,6 +286,7 @@ def test_numbers_equal_the_fixture_means(full):
   # Regularisation: the slow-point arm's mean at delay 1000 over its 3 networks.
   reg = claims.regularization(repro)
   assert reg.numbers['gru decu slow_points d=1000 mean'] == pytest.approx(0.86)
+  assert '| 201 + 3.0 (5 refreshes) + 30 |' in reg.detail_markdown  # cost of an arm
   # Paired by network: the differences are 0.50, 0.51, 0.52.
   want = sps.ttest_rel([0.8, 0.86, 0.92], [0.3, 0.35, 0.4])
   assert reg.numbers['gru decu slow_points d=1000 paired difference'] == pytest.approx(0.51)

@@ -929,7 +929,7 @@ def regularization(repro):
     acc = dict(zip(a['delays'], zip(a['accuracy'], a['accuracy_sem'])))
     rows.append([f'{cell} {curriculum}', arm, a['n'], _pct(a['nominal'], a['nominal_sem'])]
                 + [_pct(*acc[d]) if d in acc else 'n/a' for d in (100, 500, 1000)]
-                + [f'{a["speed"]:.2g}'])
+                + [f'{a["speed"]:.2g}', _cost(groups[(cell, curriculum)].get(arm, []))])
   runs = [s for arms in groups.values() for group in arms.values() for s in group]
   steps = sorted({s['steps'] for s in runs if s.get('steps') is not None})
   penalties = sorted({s['penalty'] for s in runs if s.get('penalty')})
@@ -938,7 +938,8 @@ def regularization(repro):
       f'Extra training steps per run: {", ".join(map(str, steps)) or "n/a"}; lambda (the '
       f'authors\' units): {", ".join(f"{p:g}" for p in penalties) or "n/a"}.',
       _table(['panel', 'arm', 'N', 'nominal test', 'delay 100', 'delay 500', 'delay 1000',
-              'slow-point speed (geo. mean of medians)'], rows),
+              'slow-point speed (geo. mean of medians)',
+              'seconds per network: training + target refreshes + final analysis'], rows),
       _table(['comparison', 'arm', 'control', 'pairs', 'paired t p', 'outcome'],
              [row[:3] + [c['test']['n_x']] + row[3:]
               for c, row in zip(comps, _comparison_rows(comps))])])
@@ -946,6 +947,17 @@ def regularization(repro):
   ours = statistic(lead) if lead else 'no regularised arm'
   return Section('9', title, ours, paper_text, verdict, detail, repro.figures(stages),
                  repro.commands(stages), numbers, reason)
+
+
+def _cost(runs):
+  """Mean seconds per network of an arm's extra training, its target refreshes and its
+  final analysis, from the runs' recorded timing."""
+  timing = [s['timing'] for s in runs if s.get('timing')]
+  if not timing:
+    return 'n/a'
+  mean = lambda k: float(np.mean([t.get(k) or 0.0 for t in timing]))  # noqa: E731
+  return (f'{mean("train_seconds"):.0f} + {mean("refresh_seconds"):.1f} '
+          f'({mean("refreshes"):.0f} refreshes) + {mean("final_analysis_seconds"):.0f}')
 
 
 def _paired_by_source(runs, controls, value):
