@@ -21,8 +21,9 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   with the authors' sigmoid readout), 6 LSTMs (DeCu / VoCu x 3 seeds), 5 template-matching
   GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
   on 5 networks per curriculum, branching on the 5 VoCu GRUs and the 3 VoCu LSTMs (000
-  Fig. 8), speed regularisation (3 arms x 10 networks, the 5 DeCu and 5 VoCu sigmoid GRUs:
-  000 Fig. 9's GRU panels; the paper's 5,000 extra steps each, about 4 minutes per arm).
+  Fig. 8), speed regularisation (3 arms x 13 networks, the 5 DeCu and 5 VoCu sigmoid GRUs
+  and the 3 DeCu LSTMs: three of 000 Fig. 9's panels; the paper's 5,000 extra steps each,
+  about 4 minutes per arm).
   Regularisation and the GRU grid dominate; the whole variant takes about 8-9 hours on 2
   cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").
@@ -82,7 +83,8 @@ def get_config(arg='smoke'):
   # unset: the paper's 5,000 scaled to the run's length; set: that many, and the workdirs
   # are named with it so that runs of another length are never reused).
   config.regularize = ml_collections.ConfigDict(dict(
-      runs='mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4]',
+      runs=('mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4],'
+            'mnist_lstm/lstm_decu_sigmoid_s[0-4]'),
       arms='control,slow_points,centres'))
 
   if smoke:

@@ -943,8 +943,13 @@ def regularization(repro):
       _table(['comparison', 'arm', 'control', 'pairs', 'paired t p', 'outcome'],
              [row[:3] + [c['test']['n_x']] + row[3:]
               for c, row in zip(comps, _comparison_rows(comps))])])
-  lead = comps[0] if comps else None
-  ours = statistic(lead) if lead else 'no regularised arm'
+  made = [c for c in comps if c['outcome'] != 'few' and c['test']['p'] is not None]
+  if made:  # the strongest comparison, and the count in favour
+    best = min(made, key=lambda c: c['test']['p'])
+    wins = sum(c['outcome'] == '+' for c in made)
+    ours = f'{statistic(best)}; {wins} of {len(made)} comparisons in favour'
+  else:
+    ours = statistic(comps[0]) if comps else 'no regularised arm'
   return Section('9', title, ours, paper_text, verdict, detail, repro.figures(stages),
                  repro.commands(stages), numbers, reason)
 
