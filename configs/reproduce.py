@@ -24,7 +24,7 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   Fig. 8), speed regularisation (3 arms x 13 networks, the 5 DeCu and 5 VoCu sigmoid GRUs
   and the 3 DeCu LSTMs: three of 000 Fig. 9's panels; the paper's 5,000 extra steps each,
   about 4 minutes per arm).
-  Regularisation and the GRU grid dominate; the whole variant takes about 8-9 hours on 2
+  Regularisation and the GRU grid dominate; the whole variant takes about 9 hours on 2
   cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").
 * ``paper``: the paper's sizes (10 networks per MNIST condition, GRU and LSTM, both
