@@ -255,6 +255,15 @@ def _paired(events):
   return out
 
 
+def _pool(events):
+  """The paired tests and mean +- SEM of the accuracy changes over pooled ``events``."""
+  return {'test': _paired(events),
+          'delta_spawner_mean_sem_n': list(stats.mean_sem(
+              [e['delta_spawner'] for e in events])),
+          'delta_others_mean_sem_n': list(stats.mean_sem(
+              [e['delta_others'] for e in events if e['delta_others'] is not None]))}
+
+
 def _write(path, summary):
   os.makedirs(os.path.dirname(path), exist_ok=True)
   events = summary['events']
@@ -291,20 +300,12 @@ def aggregate(workdirs, out, write=True):
   weights = sorted({r['weights'] for r in per_run})
   summary = {'workdirs': [os.path.abspath(w) for w in workdirs], 'weights': weights,
              'num_runs': len(workdirs), 'per_run': per_run, 'events': events,
-             'test': _paired(events),
-             'delta_spawner_mean_sem_n': list(stats.mean_sem(
-                 [e['delta_spawner'] for e in events])),
-             'delta_others_mean_sem_n': list(stats.mean_sem(
-                 [e['delta_others'] for e in events if e['delta_others'] is not None]))}
+             **_pool(events)}
   # The paper pools GRUs (000 Fig. 5E) and shows LSTMs apart (Fig. 8): each cell's own test.
-  summary['by_cell'] = {}
-  for cell in sorted({r['cell'] for r in per_run}):
-    mine = [e for e in events if e['cell'] == cell]
-    summary['by_cell'][cell] = {
-        'num_runs': sum(r['cell'] == cell for r in per_run), 'test': _paired(mine),
-        'delta_spawner_mean_sem_n': list(stats.mean_sem([e['delta_spawner'] for e in mine])),
-        'delta_others_mean_sem_n': list(stats.mean_sem(
-            [e['delta_others'] for e in mine if e['delta_others'] is not None]))}
+  summary['by_cell'] = {
+      cell: {'num_runs': sum(r['cell'] == cell for r in per_run),
+             **_pool([e for e in events if e['cell'] == cell])}
+      for cell in sorted({r['cell'] for r in per_run})}
   if write:
     _write(os.path.join(out, 'analysis', NAME), summary)
   return summary
