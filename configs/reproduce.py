@@ -18,13 +18,13 @@ Variants (``--config=configs/reproduce.py:<variant>``):
 * ``cpu``: the ``cpu`` training configs. 30 GRU-200 MNIST networks (naive / DeCu / VoCu x
   sigmoid / logits readout x 5 seeds: N = 5 wherever the paper's claims about curricula
   and naive training are tested, with both readouts because naive training fails only
-  with the authors' sigmoid readout), 6 LSTMs (DeCu / VoCu x 3 seeds), 5 template-matching
-  GRUs, 2 CIFAR-10 networks on the offline subset, the two flip-flop networks, backtracking
-  on 5 networks per curriculum, branching on the 5 VoCu GRUs and the 3 VoCu LSTMs (000
-  Fig. 8), speed regularisation (3 arms x 13 networks, the 5 DeCu and 5 VoCu sigmoid GRUs
-  and the 3 DeCu LSTMs: three of 000 Fig. 9's panels; the paper's 5,000 extra steps each,
-  about 4 minutes per arm).
-  Regularisation and the GRU grid dominate; the whole variant takes about 9 hours on 2
+  with the authors' sigmoid readout), 6 LSTMs (DeCu / VoCu x 3 seeds), 10 template-matching
+  networks (GRU / LSTM x 5 seeds), 2 CIFAR-10 networks on the offline subset, the two
+  flip-flop networks, backtracking on 5 networks per curriculum, branching on the 5 VoCu
+  GRUs and the 3 VoCu LSTMs (000 Fig. 8), speed regularisation (3 arms x 16 networks: the
+  5 DeCu and 5 VoCu sigmoid GRUs and the 3 DeCu and 3 VoCu LSTMs, the four panels of 000
+  Fig. 9; the paper's 5,000 extra steps each, about 4 minutes per GRU arm, 5 per LSTM arm).
+  Regularisation and the GRU grid dominate; the whole variant takes about 10 hours on 2
   cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").
 * ``paper``: the paper's sizes (10 networks per MNIST condition, GRU and LSTM, both
@@ -84,7 +84,7 @@ def get_config(arg='smoke'):
   # are named with it so that runs of another length are never reused).
   config.regularize = ml_collections.ConfigDict(dict(
       runs=('mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4],'
-            'mnist_lstm/lstm_decu_sigmoid_s[0-4]'),
+            'mnist_lstm/lstm_decu_sigmoid_s[0-4],mnist_lstm/lstm_vocu_sigmoid_s[0-4]'),
       arms='control,slow_points,centres'))
 
   if smoke:

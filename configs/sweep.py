@@ -115,7 +115,8 @@ def _reproduce_grid(size, study):
     axes = {'mnist_gru': dict(model=dict(readout_sigmoid=readouts), curriculum=both,
                               seed=tuple(range(5))),
             'mnist_lstm': dict(curriculum=_CURRICULA, seed=(0, 1, 2)),
-            'template_matching': dict(seed=tuple(range(5))),
+            'template_matching': dict(model=dict(cell=('gru', 'lstm')),
+                                      seed=tuple(range(5))),
             'cifar10': dict(curriculum=_CURRICULA, seed=(0,))}[study]
   else:  # the paper's sizes: 10 networks per MNIST condition, 5 for CIFAR-10
     seeds = tuple(range(5 if study == 'cifar10' else 10))
