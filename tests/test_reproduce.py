@@ -26,7 +26,8 @@ def test_every_variant_names_its_stages_and_grids(variant):
   assert names[:4] == ['train_mnist_gru', 'train_mnist_lstm', 'train_template_matching',
                        'train_cifar10']
   for required in ('extrapolate_mnist', 'speed_accuracy_mnist', 'backtrack_mnist',
-                   'branching_mnist', 'regularize_control_*', 'plot_regularization'):
+                   'branching_mnist', 'plot_template_matching', 'regularize_control_*',
+                   'plot_regularization'):
     assert required in names
   for study in stages.studies(config):  # every grid exists and expands
     _, points = grid.expand(grid.load_config_file(stages.sweep_spec(config, study)))
@@ -174,7 +175,8 @@ def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun
   record = pipeline.load_record(root)
   status = {s['name']: s['status'] for s in record['stages'] if s['status'] != 'pending'}
   assert status == {'train_mnist_gru': 'done', 'extrapolate_mnist': 'done',
-                    'extrapolate_cifar10': 'skipped', 'plot_regularization': 'skipped'}
+                    'extrapolate_cifar10': 'skipped', 'plot_regularization': 'skipped',
+                    'plot_template_matching': 'skipped'}
   with open(os.path.join(root, 'report.md')) as f:
     report = f.read()
   # Every claim has its section, whatever ran.

@@ -1,5 +1,6 @@
 """Delayed template matching (supplement A): trials, config, model and its analysis."""
 
+import json
 import os
 import subprocess
 import sys
@@ -82,8 +83,46 @@ def test_template_and_regularization_binaries_reject_bad_input_in_one_line(tmp_p
       (['bin/template_matching.py', f'--workdir={tmp_path}/missing'], 'config.json not found'),
       (['bin/plot_regularization.py', f'--workdirs={tmp_path}/missing',
         f'--out={tmp_path}/x.png'], 'no regularization.json'),
+      (['bin/plot_template_matching.py', f'--workdirs={tmp_path}/missing',
+        f'--out={tmp_path}/x.png'], 'no analysis/template_matching.json'),
   ]:
     proc = subprocess.run([sys.executable] + args, cwd=repo, capture_output=True, text=True,
                           timeout=300)
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 1 and last.startswith('error: ') and message in last, last
+
+
+def _fake_analysis(root, name, cell, accuracy, speeds, class_acc, rho):
+  workdir = os.path.join(root, name)
+  os.makedirs(os.path.join(workdir, 'analysis'))
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump({'model': {'cell': cell}}, f)
+  out = {'delays': [19, 1000], 'accuracy': accuracy,
+         'classes': [{'class': c, 'speed': s, 'accuracy': [0.97, a]}
+                     for c, (s, a) in enumerate(zip(speeds, class_acc))],
+         'correlations': {'1000': {'spearman': rho, 'pearson_log_speed': rho}}}
+  with open(os.path.join(workdir, 'analysis', 'template_matching.json'), 'w') as f:
+    json.dump(out, f)
+  return workdir
+
+
+def test_template_matching_figure_aggregates_per_cell(tmp_path):
+  from memrnn_tf.plots import template_matching as tm_plots
+  root = str(tmp_path)
+  _fake_analysis(root, 'gru_s0', 'gru', [0.97, 0.6], [1e-6, 1e-4], [0.8, 0.4], -1.0)
+  _fake_analysis(root, 'gru_s1', 'gru', [0.95, 0.8], [1e-5, 1e-3], [0.9, 0.7], 0.5)
+  _fake_analysis(root, 'lstm_s0', 'lstm', [0.99, 0.9], [1e-7, 1e-6], [0.9, 0.9], 0.2)
+  workdirs = tm_plots.expand_workdirs([os.path.join(root, '*'), os.path.join(root, 'none')])
+  groups = tm_plots.load_runs(workdirs)
+  assert sorted(groups) == ['gru', 'lstm'] and len(groups['gru']) == 2
+  gru = tm_plots.aggregate(groups['gru'])
+  assert gru['delay'] == 1000 and gru['n'] == 2
+  np.testing.assert_allclose(gru['accuracy'], [0.96, 0.7])
+  np.testing.assert_allclose(gru['accuracy_sem'], [0.01, 0.1])  # sd / sqrt(2)
+  np.testing.assert_allclose([gru['spearman_mean'], gru['spearman_sem']], [-0.25, 0.75])
+  np.testing.assert_allclose(gru['log10_speed'], [-6, -4, -5, -3])
+  np.testing.assert_allclose(gru['class_accuracy'], [0.8, 0.4, 0.9, 0.7])
+  assert np.isnan(tm_plots.aggregate(groups['lstm'])['spearman_sem'])  # one network
+  assert 'Spearman rho at d=1000: -0.25+-0.75' in tm_plots.format_table(groups)
+  path = tm_plots.plot_template_matching(workdirs, os.path.join(root, 'fig', 'tm.png'))
+  assert os.path.getsize(path) > 10_000

@@ -702,7 +702,7 @@ def speed_accuracy(repro):
           f'rho < 0 with p < {ALPHA} and at least {MIN_NETWORKS} networks; does not reproduce '
           f'if rho > 0 with p < {ALPHA}; inconclusive otherwise.')
   name = 'speed_accuracy_mnist'
-  stages = [name, 'train_template_matching']
+  stages = [name, 'train_template_matching', 'plot_template_matching']
   path = repro.output(name, 'speed_accuracy_summary.json',
                       'aggregate/mnist/analysis/speed_accuracy_summary.json')
   problem = repro.problem(name)

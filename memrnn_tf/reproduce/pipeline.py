@@ -150,6 +150,7 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
     run(stage)
   for stage in stages_lib.analysis_stages(config, root):
     run(stage)
+  run(stages_lib.template_matching_figure_stage(config, root))
   for stage in stages_lib.regularize_stages(config, root):
     run(stage)
   run(stages_lib.regularization_figure_stage(config, root))  # over the finished arms

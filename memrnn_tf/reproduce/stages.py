@@ -32,6 +32,7 @@ _ANALYSES = (
      'aggregate/branching'),
 )
 REGULARIZATION_FIGURE = 'aggregate/regularization/figures/regularization.png'
+TEMPLATE_MATCHING_FIGURE = 'aggregate/template_matching/figures/template_matching.png'
 
 
 @dataclasses.dataclass
@@ -175,6 +176,17 @@ def regularization_figure_stage(config, root):
                [figure], skip_reason=None if done else 'no finished regularisation run')
 
 
+def template_matching_figure_stage(config, root):
+  """Fig. 7 over every template-matching run whose analysis finished."""
+  done = [w for w in finished_runs(root, 'template_matching/*')
+          if os.path.exists(os.path.join(w, 'analysis', 'template_matching.json'))]
+  figure = os.path.join(root, TEMPLATE_MATCHING_FIGURE)
+  argv = (_binary('plot_template_matching') + [f'--workdirs={",".join(done)}',
+                                               f'--out={figure}'] if done else [])
+  return Stage('plot_template_matching', 'analysis', argv, done, [figure] if done else [],
+               [figure], skip_reason=None if done else 'no finished template-matching run')
+
+
 def flipflop_stages(config, root):
   """The flip-flop networks of papers/003, ``delay8`` compared with ``delay0``."""
   variants = [v.strip() for v in config.flipflop.split(',') if v.strip()]
@@ -196,7 +208,7 @@ def stage_names(config):
   arms = [a.strip() for a in config.regularize.arms.split(',') if a.strip()]
   return ([f'train_{s}' for s in studies(config)]
           + [f'flipflop_{v.strip()}' for v in config.flipflop.split(',') if v.strip()]
-          + [a[0] for a in _ANALYSES]
+          + [a[0] for a in _ANALYSES] + ['plot_template_matching']
           + [f'regularize_{a}_*' for a in arms] + ['plot_regularization'])
 
 

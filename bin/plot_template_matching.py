@@ -1,0 +1,34 @@
+r"""Delayed template matching over networks: accuracy vs delay and speed vs accuracy (Fig. 7).
+
+  python bin/plot_template_matching.py --workdirs='runs/tm_*' --out=runs/figures/tm.png
+
+Reads each --workdirs run's analysis/template_matching.json (bin/template_matching.py) and
+config.json; one colour per cell. Prints the numbers as a table.
+"""
+
+from absl import app
+from absl import flags
+
+from memrnn_tf import cli
+from memrnn_tf.plots import template_matching
+
+_WORKDIRS = flags.DEFINE_list('workdirs', None, 'Template-matching runs (globs allowed).',
+                              required=True)
+_OUT = flags.DEFINE_string('out', None, 'Output .png.', required=True)
+
+
+def _main():
+  workdirs = template_matching.expand_workdirs(_WORKDIRS.value)
+  path = template_matching.plot_template_matching(workdirs, _OUT.value)
+  print(template_matching.format_table(template_matching.load_runs(workdirs)))
+  print(f'wrote {path}')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  cli.run_or_exit(_main)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)
