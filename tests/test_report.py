@@ -336,7 +336,8 @@ def test_branching_is_judged_per_cell(tmp_path):
   assert section.verdict == claims.REPRODUCES
   assert section.numbers['mean difference'] == pytest.approx(np.mean(losses))
   assert section.numbers['lstm mean difference'] == pytest.approx(np.mean(gains))
-  assert section.reason.startswith('GRU: spawner minus others -14.5 points')
+  assert section.reason.startswith('1 of 1 comparisons in favour; weakest: GRU: spawner minus '
+                                   'others -14.5 points')
   assert '| LSTM | 2 | 10 |' in section.detail_markdown
   # With 3 networks the LSTMs are judged, and against.
   _branching_by_cell(root, {'gru': (3, losses), 'lstm': (3, gains)})

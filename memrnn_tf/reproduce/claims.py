@@ -822,7 +822,7 @@ def branching(repro):
                          [name], rule)
   # Aggregates written before the per-cell split pooled one cell (the GRUs).
   groups = result.get('by_cell') or {'gru': result}
-  numbers, rows, outcomes = {}, [], {}
+  numbers, rows, comparisons = {}, [], []
   for cell, g in sorted(groups.items()):
     events = [e for e in result['events'] if e.get('cell', cell) == cell
               and e.get('delta_others') is not None]
@@ -839,30 +839,22 @@ def branching(repro):
     stat = (f'{cell.upper()}: spawner minus others {100 * (diff or 0):+.1f} points, sign-flip '
             f'p = {_p(p)}, Wilcoxon p = {_p(test.get("wilcoxon_p"))}, {test["n"]} events in '
             f'{runs} networks')
+    judged_p = p  # the p of the outcome's own direction, for verdict_of's ranking
     if runs < MIN_NETWORKS or diff is None:
       outcome = 'few'
     elif p is not None and p < ALPHA and diff < 0:
       outcome = '+'
     elif reverse['permutation_p'] is not None and reverse['permutation_p'] < ALPHA and diff > 0:
-      outcome = '-'
-      stat += f' (opposite one-sided p = {_p(reverse["permutation_p"])})'
+      outcome, judged_p = '-', reverse['permutation_p']
+      stat += f' (opposite one-sided p = {_p(judged_p)})'
     else:
       outcome = '0'
-    outcomes[cell] = (outcome, stat)
+    comparisons.append({'outcome': outcome, 'text': stat, 'test': {'p': judged_p}})
     rows.append([cell.upper(), runs, test['n'], _pct(*spawner), _pct(*others), _p(p),
                  {'+': 'in favour', '-': 'against', '0': 'not significant',
                   'few': f'N < {MIN_NETWORKS}'}[outcome]])
-  judged = {c: o for c, o in outcomes.items() if o[0] != 'few'}
-  stat = '; '.join(o[1] for o in outcomes.values())
-  if not judged:
-    verdict, reason = INCONCLUSIVE, stat + ': more VoCu networks would settle it'
-  elif any(o[0] == '-' for o in judged.values()):
-    verdict = DOES_NOT_REPRODUCE
-    reason = '; '.join(o[1] for o in judged.values() if o[0] == '-')
-  elif all(o[0] == '+' for o in judged.values()):
-    verdict, reason = REPRODUCES, '; '.join(o[1] for o in judged.values())
-  else:
-    verdict, reason = INCONCLUSIVE, stat + ': more networks or events would settle it'
+  stat = '; '.join(c['text'] for c in comparisons)
+  verdict, reason = verdict_of(comparisons, settle='more VoCu networks or introduction events')
   detail = '\n\n'.join([f'**Rule.** {rule}', _table(
       ['cell', 'networks', 'events', 'spawning class change', 'other classes change',
        'sign-flip p (one-sided)', 'outcome'], rows),
