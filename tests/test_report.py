@@ -24,6 +24,9 @@ LONG = {'decu': [[0.98, 0.97, 0.95, 0.80, 0.60], [0.98, 0.98, 0.94, 0.78, 0.55],
                  [0.97, 0.97, 0.96, 0.82, 0.62], [0.98, 0.97, 0.95, 0.79, 0.58]],
         'vocu': [[0.97, 0.96, 0.90, 0.50, 0.30], [0.96, 0.96, 0.88, 0.52, 0.28],
                  [0.97, 0.96, 0.91, 0.48, 0.31], [0.96, 0.95, 0.89, 0.51, 0.27]]}
+# Template matching, 5 GRUs: same / different test accuracy and accuracy at delay 1000.
+TM_NOMINAL = [0.96, 0.97, 0.965, 0.968, 0.962]
+TM_LONG = [0.6, 0.7, 0.65, 0.55, 0.8]
 
 
 def _write(path, obj):
@@ -152,8 +155,11 @@ def _build(root, reverse=False, failed=(), absent=(), seeds=SEEDS):
     w = os.path.join(root, 'tm', f'gru_s{seed}')
     _write(os.path.join(w, 'config.json'),
            _config('gru', 'naive', 'logits', seed, task_kind='template_matching'))
+    _write(os.path.join(w, 'eval.json'), {'step': 10, 'test': {'digit_accuracy': TM_NOMINAL[seed]}})
     _write(os.path.join(w, 'analysis', 'template_matching.json'), {
-        'delays': [100, 1000], 'correlations': {
+        'delays': [100, 1000], 'accuracy': [0.9, TM_LONG[seed]],
+        'classes': [{'class': c, 'speed': 10.0 ** -c, 'accuracy': [0.9, 0.5]} for c in range(2)],
+        'correlations': {
             '100': {'spearman': -0.5, 'pearson_log_speed': -0.5},
             '1000': {'spearman': -0.6 - 0.05 * seed, 'pearson_log_speed': -0.6}}})
     tm.append(w)
@@ -292,6 +298,18 @@ def test_numbers_equal_the_fixture_means(full):
   assert reg.numbers['gru decu slow_points d=1000 paired difference'] == pytest.approx(0.51)
   assert reg.numbers['gru decu slow_points d=1000 paired p'] == pytest.approx(want.pvalue)
   assert reg.verdict == claims.REPRODUCES
+
+
+def test_template_matching_numbers_equal_the_fixture(full):
+  root, text = full
+  section = claims.speed_accuracy(claims.Reproduction.load(root))
+  key = 'mnist gru naive logits'
+  assert section.numbers[f'template {key} nominal'] == pytest.approx(np.mean(TM_NOMINAL))
+  assert section.numbers[f'template {key} spearman mean'] == pytest.approx(-0.7)
+  mean, sem, n = stats.mean_sem(TM_LONG)
+  row = (f'| {key} | {stats.format_mean_sem(*stats.mean_sem(TM_NOMINAL))} | 1000 | '
+         f'{stats.format_mean_sem(mean, sem)} | -0.70 +- 0.04 (N=5) |')
+  assert row in section.detail_markdown and row in text
 
 
 def test_figures_are_copied_and_linked(full):

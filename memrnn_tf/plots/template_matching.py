@@ -47,12 +47,12 @@ def load_runs(workdirs):
 
 
 def long_delay(summaries):
-  """The longest delay that every network was measured at."""
-  common = set.intersection(*[set(s['delays']) for s in summaries])
-  if not common:
-    raise errors.ConfigError('the template-matching runs share no delay: rerun '
-                             'bin/template_matching.py with the same --delays')
-  return max(common)
+  """The longest delay at which every network has a speed-accuracy correlation, or None.
+
+  (A network whose class accuracies are all equal at a delay, e.g. all 0, has none there.)
+  """
+  common = set.intersection(*[set(map(int, s.get('correlations', {}))) for s in summaries])
+  return max(common) if common else None
 
 
 def aggregate(summaries, delay=None):
@@ -60,15 +60,19 @@ def aggregate(summaries, delay=None):
 
   Args:
     summaries: ``template_matching.json`` dicts of one cell.
-    delay: the delay of the speed-accuracy correlation (default: ``long_delay``).
+    delay: the delay of the speed-accuracy correlation (default: ``long_delay``, else the
+      longest common delay).
 
   Returns:
     Dict: ``n``, ``delays`` (common to all networks), ``accuracy``/``accuracy_sem``
     ``[D]``, ``delay``, ``spearman`` (per network), ``spearman_mean``/``spearman_sem``,
     and per class of every network ``log10_speed``/``class_accuracy`` ``[N * classes]``.
   """
-  delay = long_delay(summaries) if delay is None else delay
   delays = sorted(set.intersection(*[set(s['delays']) for s in summaries]))
+  if not delays:
+    raise errors.ConfigError('the template-matching runs share no delay: rerun '
+                             'bin/template_matching.py with the same --delays')
+  delay = delay or long_delay(summaries) or delays[-1]
   curves = [dict(zip(s['delays'], s['accuracy'])) for s in summaries]
   mean, sem, _ = stats.mean_sem([[c[d] for d in delays] for c in curves], axis=0)
   rhos = [s['correlations'][str(delay)]['spearman'] for s in summaries
