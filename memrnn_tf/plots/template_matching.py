@@ -3,9 +3,9 @@
 Reads ``<workdir>/analysis/template_matching.json`` (``bin/template_matching.py``) and
 ``<workdir>/config.json`` of each run, grouped by cell. Left: same/different accuracy
 against delay, mean +- SEM over networks. Right: each class's slow-point speed (log)
-against its accuracy at the long delay, every network of a cell in one colour; the legend
-gives the per-network Spearman rho as mean +- SEM over networks, the statistic that
-``memrnn_tf.reproduce.claims`` tests.
+against its accuracy at the cell's long delay (``long_delay``), every network of a cell in
+one colour; the legend gives that delay and the per-network Spearman rho as mean +- SEM
+over networks, the statistic that ``memrnn_tf.reproduce.claims`` tests.
 """
 
 import collections
@@ -124,14 +124,15 @@ def plot_template_matching(workdirs, path):
     left.fill_between(d, m - e, m + e, color=f'C{i}', alpha=0.2)
     rho = stats.format_mean_sem(a['spearman_mean'], a['spearman_sem'], None, 1.0, 2, '')
     right.scatter(a['log10_speed'], a['class_accuracy'], s=14, alpha=0.8, color=f'C{i}',
-                  label=f'{cell.upper()} (N={a["n"]}): Spearman rho per network {rho}')
+                  label=(f'{cell.upper()} (N={a["n"]}), delay {a["delay"]}: Spearman rho per '
+                         f'network {rho}'))
   left.set_xscale('log')
   left.set_xlabel('delay between the two stimuli (steps)')
   left.set_ylabel('same / different accuracy')
   left.axhline(0.5, color='gray', ls=':', lw=1)
   left.legend(fontsize=7)
   right.set_xlabel('log10 slow-point speed of the first stimulus class')
-  right.set_ylabel(f'class accuracy (delay {a["delay"]})')
+  right.set_ylabel('class accuracy at the delay in the legend')
   right.axhline(0.5, color='gray', ls=':', lw=1)
   right.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.14))
   fig.suptitle('Delayed template matching (000 Fig. 7)', fontsize=9)
