@@ -31,6 +31,7 @@ def main(argv):
     print(f'{r["class"]:5d}  {r["speed"]:.2e}  {r["slow_point_match_accuracy"]:8.3f}  ' +
           ' '.join(f'{a:7.3f}' for a in r['accuracy']))
   print('all' + ' ' * 26 + ' '.join(f'{a:7.3f}' for a in out['accuracy']))
+  print('null answers' + ' ' * 17 + ' '.join(f'{a[0]:7.3f}' for a in out['answer_fractions']))
   for d, c in out['correlations'].items():
     print(f'delay {d}: Pearson(log10 speed, accuracy) {c["pearson_log_speed"]:+.2f}, '
           f'Spearman {c["spearman"]:+.2f}')

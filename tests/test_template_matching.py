@@ -126,3 +126,32 @@ def test_template_matching_figure_aggregates_per_cell(tmp_path):
   assert 'Spearman rho at d=1000: -0.25+-0.75' in tm_plots.format_table(groups)
   path = tm_plots.plot_template_matching(workdirs, os.path.join(root, 'fig', 'tm.png'))
   assert os.path.getsize(path) > 10_000
+
+
+class _CountingStub:
+  """A 'network' whose state counts its steps and that answers 'same' until its third
+  step, then 'null' (never 'different')."""
+
+  class cell:  # pylint: disable=invalid-name
+    @staticmethod
+    def zero_state(n):
+      return tf.zeros([n, 1])
+
+  def one_step(self, state, frames):
+    del frames
+    return state + 1.0
+
+  def state_logits(self, state):
+    return tf.concat([state - 2.5, tf.zeros_like(state), tf.fill(tf.shape(state), -10.0)], -1)
+
+
+def test_delay_curve_scores_and_counts_answers(arrays):
+  from memrnn_tf.analysis import template_matching as tm_analysis
+  task = tasks.DelayedTemplateMatching(*arrays, MEAN, STD)
+  out = tm_analysis.delay_curve(_CountingStub(), task, delays=(1, 3), num_trials=64,
+                                batch_size=32, seed=5)
+  # Delay 1: every trial answered 'same', right exactly on the same-class trials (about
+  # half); delay 3: every trial answered 'null', so none is right.
+  np.testing.assert_array_equal(out['answers'], [[0, 1, 0], [1, 0, 0]])
+  assert 0.3 < out['accuracy'][0] < 0.7 and out['accuracy'][1] == 0
+  assert np.all(out['per_class'][1][np.isfinite(out['per_class'][1])] == 0)

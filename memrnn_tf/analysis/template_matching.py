@@ -64,7 +64,9 @@ def delay_curve(model, task, delays=DELAYS, num_trials=1000, batch_size=500, see
     seed: int seed.
 
   Returns:
-    Dict: ``delays [D]``, ``accuracy [D]``, ``per_class [D, C]`` (by first class).
+    Dict: ``delays [D]``, ``accuracy [D]``, ``per_class [D, C]`` (by first class) and
+    ``answers [D, 3]``: the fraction of trials answered null / same / different (a network
+    that stops answering at long delays scores below the 50% of a guess).
   """
   delays = np.asarray(sorted(int(d) for d in delays))
   if delays.size == 0 or delays[0] < 1:
@@ -81,27 +83,31 @@ def delay_curve(model, task, delays=DELAYS, num_trials=1000, batch_size=500, see
     target = tf.where(same, tasks.DelayedTemplateMatching.SAME,
                       tasks.DelayedTemplateMatching.DIFFERENT)
     state = model.one_step(model.cell.zero_state(n), tf.concat([images, tf.zeros([n, 1])], -1))
-    correct = tf.TensorArray(tf.bool, size=max_delay + 1)
+    given = tf.TensorArray(tf.int32, size=max_delay + 1)
     for t in tf.range(1, max_delay + 1):
       if scored[t]:
-        correct = correct.write(t, tf.equal(answers(model, state, probe), target))
+        given = given.write(t, answers(model, state, probe))
       else:
-        correct = correct.write(t, tf.zeros([n], tf.bool))
+        given = given.write(t, tf.zeros([n], tf.int32))
       noise = task.mean + task.std * task.spec.noise_scale * tf.random.stateless_normal(
           [n, task.num_pixels], tf.random.experimental.stateless_fold_in(seeds[2], t))
       state = model.one_step(state, tf.concat([noise, tf.zeros([n, 1])], -1))
-    return correct.stack(), labels
+    return given.stack(), target, labels
 
-  correct, labels = [], []
+  given, targets, labels = [], [], []
   for b in range(max(1, -(-int(num_trials) // n))):
-    c, l = run_batch(tf.constant([seed, b], tf.int64))
-    correct.append(c.numpy()[delays])
+    g, target, l = run_batch(tf.constant([seed, b], tf.int64))
+    given.append(g.numpy()[delays])
+    targets.append(target.numpy())
     labels.append(l.numpy())
-  correct = np.concatenate(correct, 1).astype(np.float64)
+  given = np.concatenate(given, 1)  # [D, trials]
+  correct = (given == np.concatenate(targets)[None]).astype(np.float64)
   labels = np.concatenate(labels)
+  answer_fractions = np.stack([(given == k).mean(1) for k in range(3)], 1)
   per_class = np.stack([correct[:, labels == k].mean(1) if np.any(labels == k)
                         else np.full(len(delays), np.nan) for k in range(task.num_classes)], 1)
-  return {'delays': delays, 'accuracy': correct.mean(1), 'per_class': per_class}
+  return {'delays': delays, 'accuracy': correct.mean(1), 'per_class': per_class,
+          'answers': answer_fractions}
 
 
 def class_means(model, task, delay=15, trials_per_class=100, seed=0):
@@ -169,6 +175,7 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
                                    'spearman': float(stats.spearmanr(sp.speeds, acc)[0])}
   out = {'checkpoint': path, 'delays': curve['delays'].tolist(),
          'accuracy': curve['accuracy'].tolist(),
+         'answer_fractions': curve['answers'].tolist(),  # [D, (null, same, different)]
          'classes': [{'class': c, 'speed': float(sp.speeds[c]), 'status': str(sp.status[c]),
                       'class_mean_speed': float(sp.initial_speeds[c]),
                       'trials_kept': int(kept[c]), 'slow_point_match_accuracy': float(check[c]),
