@@ -158,6 +158,7 @@ def _build(root, reverse=False, failed=(), absent=(), seeds=SEEDS):
     _write(os.path.join(w, 'eval.json'), {'step': 10, 'test': {'digit_accuracy': TM_NOMINAL[seed]}})
     _write(os.path.join(w, 'analysis', 'template_matching.json'), {
         'delays': [100, 1000], 'accuracy': [0.9, TM_LONG[seed]],
+        'answer_fractions': [[0.0, 0.5, 0.5], [0.1 * seed, 0.5, 0.5 - 0.1 * seed]],
         'classes': [{'class': c, 'speed': 10.0 ** -c, 'accuracy': [0.9, 0.5]} for c in range(2)],
         'correlations': {
             '100': {'spearman': -0.5, 'pearson_log_speed': -0.5},
@@ -308,7 +309,7 @@ def test_template_matching_numbers_equal_the_fixture(full):
   assert section.numbers[f'template {key} spearman mean'] == pytest.approx(-0.7)
   mean, sem, n = stats.mean_sem(TM_LONG)
   row = (f'| {key} | {stats.format_mean_sem(*stats.mean_sem(TM_NOMINAL))} | 1000 | '
-         f'{stats.format_mean_sem(mean, sem)} | -0.70 +- 0.04 (N=5) |')
+         f'{stats.format_mean_sem(mean, sem)} | 20.0% | -0.70 +- 0.04 (N=5) |')  # null: 0.2
   assert row in section.detail_markdown and row in text
 
 

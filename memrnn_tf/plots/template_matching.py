@@ -65,7 +65,8 @@ def aggregate(summaries, delay=None):
 
   Returns:
     Dict: ``n``, ``delays`` (common to all networks), ``accuracy``/``accuracy_sem``
-    ``[D]``, ``delay``, ``spearman`` (per network), ``spearman_mean``/``spearman_sem``,
+    ``[D]``, ``null_answers`` ``[D]`` (mean fraction of trials answered null; None unless
+    every network's file has ``answer_fractions``), ``delay``, ``spearman`` (per network), ``spearman_mean``/``spearman_sem``,
     and per class of every network ``log10_speed``/``class_accuracy`` ``[N * classes]``.
   """
   delays = sorted(set.intersection(*[set(s['delays']) for s in summaries]))
@@ -84,7 +85,13 @@ def aggregate(summaries, delay=None):
     for c in s['classes']:
       speeds.append(np.log10(max(c['speed'], 1e-30)))
       accs.append(c['accuracy'][i])
+  # What the networks answer (older analysis files lack it): the fraction of null answers.
+  null = [[dict(zip(s['delays'], s['answer_fractions']))[d][0] for d in delays]
+          for s in summaries if s.get('answer_fractions')]
+  null_mean = (np.asarray(stats.mean_sem(null, axis=0)[0]).tolist()
+               if len(null) == len(summaries) else None)
   return {'n': len(summaries), 'delays': delays, 'accuracy': np.asarray(mean).tolist(),
+          'null_answers': null_mean,
           'accuracy_sem': np.nan_to_num(np.asarray(sem)).tolist(), 'delay': delay,
           'spearman': rhos, 'spearman_mean': float(rho_mean), 'spearman_sem': float(rho_sem),
           'log10_speed': speeds, 'class_accuracy': accs}
@@ -122,13 +129,16 @@ def plot_template_matching(workdirs, path):
     d, m, e = (np.asarray(a[k]) for k in ('delays', 'accuracy', 'accuracy_sem'))
     left.plot(d, m, marker='o', ms=3, color=f'C{i}', label=f'{cell.upper()} (N={a["n"]})')
     left.fill_between(d, m - e, m + e, color=f'C{i}', alpha=0.2)
+    if a['null_answers'] is not None:
+      left.plot(d, a['null_answers'], ls='--', color=f'C{i}', lw=1,
+                label=f'{cell.upper()}: null answers (fraction of trials)')
     rho = stats.format_mean_sem(a['spearman_mean'], a['spearman_sem'], None, 1.0, 2, '')
     right.scatter(a['log10_speed'], a['class_accuracy'], s=14, alpha=0.8, color=f'C{i}',
                   label=(f'{cell.upper()} (N={a["n"]}), delay {a["delay"]}: Spearman rho per '
                          f'network {rho}'))
   left.set_xscale('log')
   left.set_xlabel('delay between the two stimuli (steps)')
-  left.set_ylabel('same / different accuracy')
+  left.set_ylabel('same / different accuracy; dashed: null answers')
   left.axhline(0.5, color='gray', ls=':', lw=1)
   left.legend(fontsize=7)
   right.set_xlabel('log10 slow-point speed of the first stimulus class')

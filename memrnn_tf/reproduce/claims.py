@@ -673,8 +673,9 @@ def _template_matching(repro):
       continue
     values = [t['correlations'][str(delay)]['spearman'] for t in group]
     curve = tm_plots.aggregate(group, delay)
-    at_delay = curve['accuracy'][curve['delays'].index(delay)]
-    at_delay_sem = curve['accuracy_sem'][curve['delays'].index(delay)]
+    i = curve['delays'].index(delay)
+    at_delay, at_delay_sem = curve['accuracy'][i], curve['accuracy_sem'][i]
+    null = 'n/a' if curve['null_answers'] is None else _pct(curve['null_answers'][i])
     mean, sem, n = _mean_sem_n(values)
     p_less = stats.sign_flip_test(values, 'less')
     p_more = stats.sign_flip_test(values, 'greater')
@@ -687,17 +688,19 @@ def _template_matching(repro):
     else:
       v = INCONCLUSIVE
     rows.append([key, _pct(*_mean_sem_n(nominal[key])), delay, _pct(at_delay, at_delay_sem),
-                 stats.format_mean_sem(mean, sem, n, 1.0, 2, ''), _p(p_less), v])
+                 null, stats.format_mean_sem(mean, sem, n, 1.0, 2, ''), _p(p_less), v])
     numbers[f'template {key} spearman mean'] = mean
     numbers[f'template {key} nominal'] = _mean_sem_n(nominal[key])[0]
   text = ('**Template matching (sub-part; ' + _paper('template_matching') + ').** Nominal: '
-          'same / different test accuracy (chance 50%), no curriculum. Per network Spearman '
+          'same / different test accuracy (chance 50%), no curriculum. A network that answers '
+          'null at the second stimulus scores 0 on that trial. Per network Spearman '
           'rho of slow-point speed against class accuracy at the longest delay at which '
           'every network has one (a network whose classes are all equally accurate there, '
           'e.g. all at 0%, has none); sign-flip test over networks (exact; needs N >= 5 to '
           'reach p < 0.05). Reproduces if the mean rho is negative with p < 0.05.\n\n'
           + _table(['condition', 'nominal (test)', 'delay', 'accuracy at delay',
-                    'rho (mean +- SEM)', 'p (rho < 0)', 'sub-verdict'], rows))
+                    'null answers at delay', 'rho (mean +- SEM)', 'p (rho < 0)',
+                    'sub-verdict'], rows))
   return text, numbers
 
 
