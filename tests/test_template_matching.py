@@ -155,3 +155,30 @@ def test_delay_curve_scores_and_counts_answers(arrays):
   np.testing.assert_array_equal(out['answers'], [[0, 1, 0], [1, 0, 0]])
   assert 0.3 < out['accuracy'][0] < 0.7 and out['accuracy'][1] == 0
   assert np.all(out['per_class'][1][np.isfinite(out['per_class'][1])] == 0)
+
+
+def test_template_matching_binary_and_figure_end_to_end(tmp_path, data_dir):
+  from memrnn_tf.plots import template_matching as tm_plots
+  from memrnn_tf.training import trainer
+  workdir = str(tmp_path / 'tm_smoke')
+  config = template_matching.get_config('smoke')
+  config.perf.jit_compile = False
+  trainer.train_and_evaluate(config, workdir, data_dir)
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=repo)
+  proc = subprocess.run([sys.executable, 'bin/template_matching.py', f'--workdir={workdir}',
+                         '--delays=2,6', '--num_trials=40'], cwd=repo, env=env,
+                        capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(os.path.join(workdir, 'analysis', 'template_matching.json')) as f:
+    out = json.load(f)
+  assert out['delays'] == [2, 6] and len(out['classes']) == 10
+  answers = np.asarray(out['answer_fractions'])
+  assert answers.shape == (2, 3)
+  np.testing.assert_allclose(answers.sum(1), 1.0)
+  assert np.all(np.asarray(out['accuracy']) <= 1.0 - answers[:, 0] + 1e-9)  # null is wrong
+  for c in out['classes']:
+    assert c['speed'] > 0 and c['trials_kept'] > 0 and len(c['accuracy']) == 2
+  assert 'null answers' in proc.stdout
+  path = tm_plots.plot_template_matching([workdir], str(tmp_path / 'tm.png'))
+  assert os.path.getsize(path) > 10_000
