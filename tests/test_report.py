@@ -484,3 +484,18 @@ def test_second_retrieval_far_below_the_papers_vocu_loss_does_not_reproduce(tmp_
   row = _row(_report(root), '4')
   assert _verdict(row) == 'does not reproduce'
   assert "the paper loses more by 13.9 points" in row and "001 table 5" in row
+
+
+def test_long_command_lists_keep_the_first_and_last_and_name_the_rest():
+  from memrnn_tf.reproduce import report as report_lib
+  commands = [(f'regularize_control_s{i}', 'done', f'python bin/regularize.py --i={i}')
+              for i in range(10)] + [('plot_regularization', 'done', 'python bin/plot.py')]
+  lines = report_lib._regenerate(commands)
+  assert lines[:3] == [f'- `regularize_control_s{i}` (done): `python bin/regularize.py --i={i}`'
+                       for i in range(3)]
+  assert lines[3].startswith('- ... 7 more stages, `regularize_control_s3` to '
+                             '`regularize_control_s9`')
+  assert lines[4] == '- `plot_regularization` (done): `python bin/plot.py`' and len(lines) == 5
+  short = commands[:2] + [('x', 'absent', None)]
+  assert report_lib._regenerate(short)[-1] == '- `x` (absent): not in this variant'
+  assert len(report_lib._regenerate(short)) == 3

@@ -66,6 +66,14 @@ def test_finished_runs_need_eval_json(tmp_path):
   assert '--protocols=fixed,tmax' in extrapolate.argv and '--second_retrieval=4,4' in extrapolate.argv
   assert extrapolate.outputs == [str(tmp_path / 'aggregate' / 'mnist' / 'analysis' /
                                      'extrapolation_summary.json')]
+  # Analyses sharing aggregate/mnist each claim their own figure only.
+  figures = tmp_path / 'aggregate' / 'mnist' / 'figures'
+  os.makedirs(figures)
+  for name in ('extrapolation_summary.png', 'speed_accuracy_summary.png'):
+    (figures / name).write_text('png')
+  assert extrapolate.figures() == [str(figures / 'extrapolation_summary.png')]
+  assert by_name['speed_accuracy_mnist'].figures() == [str(figures /
+                                                          'speed_accuracy_summary.png')]
   assert by_name['extrapolate_cifar10'].skip_reason.startswith('no finished run matches')
   assert by_name['extrapolate_cifar10'].argv == []
 

@@ -17,6 +17,7 @@ from absl import logging
 
 from memrnn_tf.reproduce import claims as claims_lib
 
+MAX_COMMANDS = 8  # a claim's longer list of commands is shortened (_regenerate)
 TITLE = ('Reproduction report: "Understanding and Controlling Memory in Recurrent Neural '
          'Networks" (Haviv, Rivkind, Barak, ICML 2019)')
 
@@ -116,16 +117,29 @@ def render(repro, sections, figures, date=None):
       if src in figures:
         lines += [f'![{os.path.basename(src)}]({figures[src]})', '']
     if s.commands:
-      lines += ['**Regenerate.**', '']
-      for name, status, command in s.commands:
-        lines.append(f'- `{name}` ({status}): ' + (f'`{command}`' if command else
-                                                   'not in this variant'))
+      lines += ['**Regenerate.**', ''] + _regenerate(s.commands)
   lines += ['', '## Stages', '', '| stage | kind | status | seconds | command |',
             '|---|---|---|---|---|']
   for s in stages:
     lines.append(f'| {s["name"]} | {s.get("kind", "?")} | {s.get("status", "?")} | '
                  f'{float(s.get("seconds") or 0):.0f} | `{_cell(s.get("command", ""), 400)}` |')
   return '\n'.join(lines) + '\n'
+
+
+def _regenerate(commands, head=3):
+  """Markdown lines, one per ``(name, status, command)``; a long list (one stage per
+  network, as regularisation has) keeps its first ``head`` and its last entry, and names
+  the ones between: the Stages table at the end has every command."""
+  def line(name, status, command):
+    return f'- `{name}` ({status}): ' + (f'`{command}`' if command else 'not in this variant')
+
+  if len(commands) <= MAX_COMMANDS:
+    return [line(*c) for c in commands]
+  hidden = commands[head:-1]
+  return ([line(*c) for c in commands[:head]]
+          + [f'- ... {len(hidden)} more stages, `{hidden[0][0]}` to `{hidden[-1][0]}`, the same '
+             'binaries on the other networks: the Stages table below has each command']
+          + [line(*commands[-1])])
 
 
 def _write_atomic(path, text):

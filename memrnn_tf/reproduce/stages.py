@@ -138,7 +138,9 @@ def analysis_stages(config, root):
         out_dir = os.path.join(root, aggregate)
         argv.append(f'--out={out_dir}')
         outputs = [os.path.join(out_dir, output)]
-        figures = [os.path.join(out_dir, 'figures', '*.png')]
+        # Its own figure only: aggregates of several analyses share a directory.
+        stem = os.path.splitext(os.path.basename(output))[0]
+        figures = [os.path.join(out_dir, 'figures', f'{stem}*.png')]
       else:  # per-run results only
         outputs = [os.path.join(w, 'analysis', f'{binary}.json') for w in workdirs]
         figures = [os.path.join(w, 'figures', f'{binary}*.png') for w in workdirs]
