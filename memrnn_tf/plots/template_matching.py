@@ -2,7 +2,8 @@
 
 Reads ``<workdir>/analysis/template_matching.json`` (``bin/template_matching.py``) and
 ``<workdir>/config.json`` of each run, grouped by cell. Left: same/different accuracy
-against delay, mean +- SEM over networks. Right: each class's slow-point speed (log)
+against delay, mean +- SEM over networks, and (dashed) the fraction of trials answered
+null. Right: each class's slow-point speed (log)
 against its accuracy at the cell's long delay (``long_delay``), every network of a cell in
 one colour; the legend gives that delay and the per-network Spearman rho as mean +- SEM
 over networks, the statistic that ``memrnn_tf.reproduce.claims`` tests.
@@ -51,8 +52,8 @@ def long_delay(summaries):
 
   (A network whose class accuracies are all equal at a delay, e.g. all 0, has none there.)
   """
-  common = set.intersection(*[set(map(int, s.get('correlations', {}))) for s in summaries])
-  return max(common) if common else None
+  shared = set.intersection(*[set(map(int, s.get('correlations', {}))) for s in summaries])
+  return max(shared) if shared else None
 
 
 def aggregate(summaries, delay=None):
@@ -66,8 +67,9 @@ def aggregate(summaries, delay=None):
   Returns:
     Dict: ``n``, ``delays`` (common to all networks), ``accuracy``/``accuracy_sem``
     ``[D]``, ``null_answers`` ``[D]`` (mean fraction of trials answered null; None unless
-    every network's file has ``answer_fractions``), ``delay``, ``spearman`` (per network), ``spearman_mean``/``spearman_sem``,
-    and per class of every network ``log10_speed``/``class_accuracy`` ``[N * classes]``.
+    every network's file has ``answer_fractions``), ``delay``, ``spearman`` (per
+    network), ``spearman_mean``/``spearman_sem``, and per class of every network
+    ``log10_speed``/``class_accuracy`` ``[N * classes]``.
   """
   delays = sorted(set.intersection(*[set(s['delays']) for s in summaries]))
   if not delays:
