@@ -56,6 +56,17 @@ def expand_workdirs(workdir=None, workdirs=None):
   return found
 
 
+def workdirs_with(patterns, relpath):
+  """Workdirs from names or glob patterns that hold ``relpath`` (e.g.
+  ``analysis/regularization.json``), in pattern order, each once; the others are left out."""
+  out = []
+  for p in patterns:
+    for w in sorted(glob.glob(p)) or [p]:
+      if os.path.exists(os.path.join(w, relpath)) and w not in out:
+        out.append(w)
+  return out
+
+
 def read_config(workdir):
   """The run's ``config.json`` as a plain dict."""
   with open(os.path.join(workdir, 'config.json')) as f:

@@ -9,13 +9,13 @@ networks, and its legend gives the median class slow-point speed after regularis
 """
 
 import collections
-import glob
 import json
 import os
 
 import numpy as np
 
 from memrnn_tf import errors
+from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
 
 ARMS = ('control', 'slow_points', 'centres')
@@ -25,12 +25,7 @@ _STYLE = {'control': ('-', 'control'), 'slow_points': (':', 'slow-point targets'
 
 def expand_workdirs(patterns):
   """Workdirs from names or glob patterns, keeping those with a regularization.json."""
-  out = []
-  for p in patterns:
-    for w in sorted(glob.glob(p)) or [p]:
-      if os.path.exists(os.path.join(w, 'analysis', 'regularization.json')):
-        out.append(w)
-  return out
+  return multirun.workdirs_with(patterns, os.path.join('analysis', 'regularization.json'))
 
 
 def load_runs(workdirs):

@@ -10,28 +10,21 @@ over networks, the statistic that ``memrnn_tf.reproduce.claims`` tests.
 """
 
 import collections
-import glob
 import json
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from memrnn_tf import errors
+from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
-from memrnn_tf.plots import common
 
 _NAME = os.path.join('analysis', 'template_matching.json')
 
 
 def expand_workdirs(patterns):
   """Workdirs from names or glob patterns, keeping those with a template_matching.json."""
-  out = []
-  for p in patterns:
-    for w in sorted(glob.glob(p)) or [p]:
-      if os.path.exists(os.path.join(w, _NAME)) and w not in out:
-        out.append(w)
-  return out
+  return multirun.workdirs_with(patterns, _NAME)
 
 
 def load_runs(workdirs):
@@ -121,6 +114,10 @@ def plot_template_matching(workdirs, path):
   Returns:
     ``path``.
   """
+  # Imported here: the report (reproduce.claims) reads this module's numbers, not figures.
+  from memrnn_tf.plots import common  # pylint: disable=g-import-not-at-top
+  plt = common.plt
+
   groups = load_runs(workdirs)
   if not groups:
     raise errors.ConfigError('no analysis/template_matching.json in the given workdirs: run '

@@ -687,10 +687,11 @@ def _template_matching(repro):
       v = DOES_NOT_REPRODUCE
     else:
       v = INCONCLUSIVE
-    rows.append([key, _pct(*_mean_sem_n(nominal[key])), delay, _pct(at_delay, at_delay_sem),
+    nominal_mean_sem_n = _mean_sem_n(nominal[key])
+    rows.append([key, _pct(*nominal_mean_sem_n), delay, _pct(at_delay, at_delay_sem),
                  null, stats.format_mean_sem(mean, sem, n, 1.0, 2, ''), _p(p_less), v])
     numbers[f'template {key} spearman mean'] = mean
-    numbers[f'template {key} nominal'] = _mean_sem_n(nominal[key])[0]
+    numbers[f'template {key} nominal'] = nominal_mean_sem_n[0]
   text = ('**Template matching (sub-part; ' + _paper('template_matching') + ').** Nominal: '
           'same / different test accuracy (chance 50%), no curriculum. A network that answers '
           'null at the second stimulus scores 0 on that trial. Per network Spearman '

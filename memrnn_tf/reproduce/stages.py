@@ -168,25 +168,29 @@ def regularize_stages(config, root):
   return out
 
 
+def _figure_stage(binary, done, figure, what):
+  """``bin/<binary>.py --workdirs=<done> --out=<figure>``, skipped while ``done`` is empty
+  (``what`` names the runs it waits for)."""
+  argv = (_binary(binary) + [f'--workdirs={",".join(done)}', f'--out={figure}']
+          if done else [])
+  return Stage(binary, 'analysis', argv, done, [figure] if done else [], [figure],
+               skip_reason=None if done else f'no finished {what} run')
+
+
 def regularization_figure_stage(config, root):
   """The figure over every finished regularisation run (build it after they ran)."""
   done = [s.workdirs[0] for s in regularize_stages(config, root) if s.is_done()]
-  figure = os.path.join(root, REGULARIZATION_FIGURE)
-  argv = (_binary('plot_regularization') + [f'--workdirs={",".join(done)}', f'--out={figure}']
-          if done else [])
-  return Stage('plot_regularization', 'analysis', argv, done, [figure] if done else [],
-               [figure], skip_reason=None if done else 'no finished regularisation run')
+  return _figure_stage('plot_regularization', done, os.path.join(root, REGULARIZATION_FIGURE),
+                       'regularisation')
 
 
 def template_matching_figure_stage(config, root):
   """Fig. 7 over every template-matching run whose analysis finished."""
+  del config  # the runs are whatever the template-matching grid left under the root
   done = [w for w in finished_runs(root, 'template_matching/*')
           if os.path.exists(os.path.join(w, 'analysis', 'template_matching.json'))]
-  figure = os.path.join(root, TEMPLATE_MATCHING_FIGURE)
-  argv = (_binary('plot_template_matching') + [f'--workdirs={",".join(done)}',
-                                               f'--out={figure}'] if done else [])
-  return Stage('plot_template_matching', 'analysis', argv, done, [figure] if done else [],
-               [figure], skip_reason=None if done else 'no finished template-matching run')
+  return _figure_stage('plot_template_matching', done,
+                       os.path.join(root, TEMPLATE_MATCHING_FIGURE), 'template-matching')
 
 
 def flipflop_stages(config, root):
