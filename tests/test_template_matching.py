@@ -180,5 +180,10 @@ def test_template_matching_binary_and_figure_end_to_end(tmp_path, data_dir):
   for c in out['classes']:
     assert c['speed'] > 0 and c['trials_kept'] > 0 and len(c['accuracy']) == 2
   assert 'null answers' in proc.stdout
-  path = tm_plots.plot_template_matching([workdir], str(tmp_path / 'tm.png'))
-  assert os.path.getsize(path) > 10_000
+  figure = str(tmp_path / 'fig' / 'tm.png')
+  proc = subprocess.run([sys.executable, 'bin/plot_template_matching.py',
+                         f'--workdirs={tmp_path}/tm_*', f'--out={figure}'], cwd=repo, env=env,
+                        capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert os.path.getsize(figure) > 10_000
+  assert proc.stdout.startswith(tm_plots.format_table(tm_plots.load_runs([workdir])))
