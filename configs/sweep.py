@@ -19,6 +19,15 @@ Variants (``--config=configs/sweep.py:<variant>``):
 * ``paper``: the paper's protocol, GRU and LSTM x naive / DeCu / VoCu x seeds 0-9
   (60 networks) on the mnist ``paper`` config, with the same post-steps: hours per
   network on a CPU, meant for a Ray cluster or GPUs. Naive stays near chance.
+* ``paper_gru``: the decisive arm of the paper's protocol: GRU-200 with the authors'
+  sigmoid readout, DeCu and VoCu x seeds 0-4 on the mnist ``paper`` config (140,000 steps
+  of batch 128, lr 1e-4 then 1e-5, the appendix's boundaries), with the fastest measured
+  ``config.perf`` settings on 2 CPU cores (no XLA, 2 chains, one thread per op; they change
+  speed only). About 2-2.8 hours per network on 2 cores, ~1 day for the 10; resumable.
+  Analysis is run afterwards by ``bin/reproduce.py`` (``docs/analysis_plan.md`` judges it).
+* ``paper_gru_35k``: the same 10 networks at 35,000 steps (boundaries and the learning-rate
+  decay scaled by 35,000 / 140,000, learning rate as ``paper``): the middle point of the
+  dose-response between the ``cpu`` config (6,000 steps) and ``paper``. ~40 min each.
 * ``<size>_<study>`` with size ``smoke`` | ``cpu`` | ``paper`` and study ``mnist_gru`` |
   ``mnist_lstm`` | ``template_matching`` | ``cifar10``: the training grids of
   ``bin/reproduce.py`` (``configs/reproduce.py`` says which it runs and why these sizes).
@@ -78,11 +87,17 @@ def get_config(arg='smoke'):
                    dict(model=dict(cell=('gru', 'lstm')), curriculum=('naive',) + curricula,
                         seed=tuple(range(10))),
                    post_steps='extrapolate,find_slowpoints')
+  elif arg in ('paper_gru', 'paper_gru_35k'):
+    config = _grid('configs/mnist.py:paper', dict(curriculum=curricula, seed=tuple(range(5))),
+                   model__cell='gru', model__readout_sigmoid=True, perf__jit_compile=False,
+                   perf__num_chains=2, perf__intra_op_threads=1)
+    if arg == 'paper_gru_35k':
+      config.run.num_steps = 35_000
   elif arg in REPRODUCE_GRIDS:
     config = _reproduce_grid(*arg.split('_', 1))
   else:
     raise ValueError(f'unknown variant {arg!r} of configs/sweep.py: expected smoke, '
-                     f'gru_sigmoid, gru_logits, paper or one of {", ".join(REPRODUCE_GRIDS)}')
+                     f'gru_sigmoid, gru_logits, paper, paper_gru, paper_gru_35k or one of {", ".join(REPRODUCE_GRIDS)}')
   return config
 
 
