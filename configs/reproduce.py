@@ -27,6 +27,14 @@ Variants (``--config=configs/reproduce.py:<variant>``):
   Regularisation and the GRU grid dominate; the whole variant takes about 10 hours on 2
   cores (BUILD_NOTES.md has the measured stage times). Expected verdicts:
   see README.md ("Reproduce the paper").
+* ``paper_gru``: the decisive arm of the paper's protocol (``docs/analysis_plan.md``): 10
+  GRU-200 networks with the authors' sigmoid readout, DeCu / VoCu x seeds 0-4, on the
+  ``paper`` training config (140,000 steps of batch 128), every analysis of the plan on
+  all 10 (PCA, backtracking with a snapshot every 1,000 steps, branching on the 5 VoCu
+  networks, 3 regularisation arms of 5,000 steps each). About 2-2.8 hours per network on
+  2 cores, so about a day; every stage resumes, so it may span many calls.
+* ``paper_gru_35k``: the same at 35,000 steps (curriculum boundaries and the learning-rate
+  decay scaled by a quarter): the middle point between ``cpu`` and ``paper_gru``.
 * ``paper``: the paper's sizes (10 networks per MNIST condition, GRU and LSTM, both
   readouts; 5 per CIFAR-10 condition, on the full dataset when it is available), the
   ``paper`` training configs: weeks on 2 CPU cores, for a Ray cluster or GPUs.
@@ -41,13 +49,14 @@ are the binary's flags (``--config.backtrack.max_iters=2000``).
 import ml_collections
 
 _MNIST_CURRICULA = 'mnist_*/*_decu_*,mnist_*/*_vocu_*'
+VARIANTS = ('smoke', 'cpu', 'paper_gru', 'paper_gru_35k', 'paper')
 
 
 def get_config(arg='smoke'):
-  """Returns the reproduction config of variant ``arg`` in {'smoke', 'cpu', 'paper'}."""
-  if arg not in ('smoke', 'cpu', 'paper'):
-    raise ValueError(f'unknown variant {arg!r} of configs/reproduce.py: expected smoke, cpu '
-                     'or paper')
+  """Returns the reproduction config of variant ``arg`` (one of ``VARIANTS``)."""
+  if arg not in VARIANTS:
+    raise ValueError(f'unknown variant {arg!r} of configs/reproduce.py: expected one of '
+                     f'{", ".join(VARIANTS)}')
   smoke = arg == 'smoke'
   config = ml_collections.ConfigDict()
   config.variant = arg
@@ -104,6 +113,13 @@ def get_config(arg='smoke'):
   elif arg == 'cpu':
     # The paper's 5,000 extra steps, not scaled down to the 6,000-step cpu networks: scaled
     # (215 steps at the final rate) nothing moved in any arm, not even the control.
+    config.regularize.steps = 5000
+  elif arg in ('paper_gru', 'paper_gru_35k'):
+    config.studies = 'mnist_gru'
+    config.flipflop = ''
+    config.pca.runs = 'mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4]'
+    config.branching.runs = 'mnist_gru/gru_vocu_sigmoid_s[0-4]'
+    config.regularize.runs = 'mnist_gru/gru_decu_sigmoid_s[0-4],mnist_gru/gru_vocu_sigmoid_s[0-4]'
     config.regularize.steps = 5000
   elif arg == 'paper':
     config.backtrack.runs = 'mnist_*/*_decu_sigmoid_s[0-9],mnist_*/*_vocu_sigmoid_s[0-9]'

@@ -19,13 +19,14 @@ Variants (``--config=configs/sweep.py:<variant>``):
 * ``paper``: the paper's protocol, GRU and LSTM x naive / DeCu / VoCu x seeds 0-9
   (60 networks) on the mnist ``paper`` config, with the same post-steps: hours per
   network on a CPU, meant for a Ray cluster or GPUs. Naive stays near chance.
-* ``paper_gru``: the decisive arm of the paper's protocol: GRU-200 with the authors'
+* ``paper_gru_mnist_gru``: the decisive arm of the paper's protocol: GRU-200 with the authors'
   sigmoid readout, DeCu and VoCu x seeds 0-4 on the mnist ``paper`` config (140,000 steps
   of batch 128, lr 1e-4 then 1e-5, the appendix's boundaries), with the fastest measured
   ``config.perf`` settings on 2 CPU cores (no XLA, 2 chains, one thread per op; they change
   speed only). About 2-2.8 hours per network on 2 cores, ~1 day for the 10; resumable.
-  Analysis is run afterwards by ``bin/reproduce.py`` (``docs/analysis_plan.md`` judges it).
-* ``paper_gru_35k``: the same 10 networks at 35,000 steps (boundaries and the learning-rate
+  The training grid of ``configs/reproduce.py:paper_gru`` (which analyses and judges it by
+  ``docs/analysis_plan.md``).
+* ``paper_gru_35k_mnist_gru``: the same 10 networks at 35,000 steps (boundaries and the learning-rate
   decay scaled by 35,000 / 140,000, learning rate as ``paper``): the middle point of the
   dose-response between the ``cpu`` config (6,000 steps) and ``paper``. ~40 min each.
 * ``<size>_<study>`` with size ``smoke`` | ``cpu`` | ``paper`` and study ``mnist_gru`` |
@@ -87,21 +88,23 @@ def get_config(arg='smoke'):
                    dict(model=dict(cell=('gru', 'lstm')), curriculum=('naive',) + curricula,
                         seed=tuple(range(10))),
                    post_steps='extrapolate,find_slowpoints')
-  elif arg in ('paper_gru', 'paper_gru_35k'):
+  elif arg in PAPER_GRU_GRIDS:
     config = _grid('configs/mnist.py:paper', dict(curriculum=curricula, seed=tuple(range(5))),
                    model__cell='gru', model__readout_sigmoid=True, perf__jit_compile=False,
                    perf__num_chains=2, perf__intra_op_threads=1)
-    if arg == 'paper_gru_35k':
+    if arg == 'paper_gru_35k_mnist_gru':
       config.run.num_steps = 35_000
   elif arg in REPRODUCE_GRIDS:
     config = _reproduce_grid(*arg.split('_', 1))
   else:
     raise ValueError(f'unknown variant {arg!r} of configs/sweep.py: expected smoke, '
-                     f'gru_sigmoid, gru_logits, paper, paper_gru, paper_gru_35k or one of {", ".join(REPRODUCE_GRIDS)}')
+                     f'gru_sigmoid, gru_logits, paper, {", ".join(PAPER_GRU_GRIDS)} or one '
+                     f'of {", ".join(REPRODUCE_GRIDS)}')
   return config
 
 
 # The grids of bin/reproduce.py: <size>_<study>.
+PAPER_GRU_GRIDS = ('paper_gru_mnist_gru', 'paper_gru_35k_mnist_gru')
 STUDIES = ('mnist_gru', 'mnist_lstm', 'template_matching', 'cifar10')
 REPRODUCE_GRIDS = tuple(f'{size}_{study}' for size in ('smoke', 'cpu', 'paper')
                         for study in STUDIES)
