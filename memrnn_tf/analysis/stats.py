@@ -315,3 +315,108 @@ def welch_test(x, y):
   my, sy, ny = mean_sem(np.ravel(y))
   return welch_from_stats(finite_or_none(mx), finite_or_none(sx), nx, finite_or_none(my),
                           finite_or_none(sy), ny)
+
+
+# --- effects with 95% intervals (docs/analysis_plan.md) ----------------------------------------
+def _t_interval(estimate, se, df, level):
+  """``{estimate, lo, hi, p, se, df}`` of a t statistic ``estimate / se`` with ``df``.
+
+  A zero ``se`` (every value equal) gives a point interval and p = 0 (a non-zero estimate:
+  no value disagrees with it) or 1 (zero estimate).
+  """
+  out = {'estimate': float(estimate), 'se': float(se), 'df': float(df)}
+  if se == 0:
+    out.update(lo=float(estimate), hi=float(estimate), p=0.0 if estimate != 0 else 1.0)
+    return out
+  q = float(sps.t.ppf(0.5 + level / 2, df))
+  t = estimate / se
+  out.update(lo=float(estimate - q * se), hi=float(estimate + q * se),
+             p=float(2 * sps.t.sf(abs(t), df)), t=float(t))
+  return out
+
+
+def welch_interval(mean_x, sem_x, n_x, mean_y, sem_y, n_y, level=0.95):
+  """Difference ``x - y`` of two group means with its Welch t interval and two-sided p.
+
+  Args:
+    mean_x, sem_x, n_x: mean, SEM (``std(ddof=1) / sqrt(n)``) and count of group x; the
+      same for y. Aggregates that keep only ``summarize`` output can be compared exactly.
+    level: confidence level of the interval.
+
+  Returns:
+    ``{estimate, lo, hi, p, se, df, n_x, n_y}``, or None when a group has fewer than 2
+    values or a statistic is missing. Degrees of freedom: Welch-Satterthwaite.
+  """
+  if None in (mean_x, sem_x, mean_y, sem_y) or min(int(n_x or 0), int(n_y or 0)) < 2:
+    return None
+  if not all(map(math.isfinite, (mean_x, sem_x, mean_y, sem_y))):
+    return None
+  vx, vy = sem_x ** 2, sem_y ** 2
+  se = math.sqrt(vx + vy)
+  df = ((vx + vy) ** 2 / (vx ** 2 / (n_x - 1) + vy ** 2 / (n_y - 1))
+        if se > 0 else float(n_x + n_y - 2))
+  out = _t_interval(mean_x - mean_y, se, df, level)
+  out.update(n_x=int(n_x), n_y=int(n_y))
+  return out
+
+
+def one_sample_interval(values, mu=0.0, level=0.95):
+  """Mean of ``values`` minus ``mu`` with its one-sample t interval and two-sided p.
+
+  Args:
+    values: ``[n]`` (non-finite values dropped), or a ``(mean, sem, n)`` tuple.
+    mu: the value tested against.
+
+  Returns:
+    ``{estimate, lo, hi, p, se, df, n}``, or None with fewer than 2 values.
+  """
+  if isinstance(values, tuple) and len(values) == 3:
+    mean, sem, n = values
+  else:
+    mean, sem, n = mean_sem(np.ravel(np.asarray(values, np.float64)))
+  if mean is None or sem is None or int(n or 0) < 2 or not math.isfinite(mean):
+    return None
+  out = _t_interval(mean - mu, sem, int(n) - 1, level)
+  out['n'] = int(n)
+  return out
+
+
+def paired_interval(x, y, level=0.95):
+  """Mean of ``x - y`` over pairs with its paired t interval (pairs with a non-finite value
+  dropped); see ``one_sample_interval``."""
+  x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+  if x.shape != y.shape:
+    raise ValueError(f'paired samples differ in length: {x.size} and {y.size}')
+  keep = np.isfinite(x) & np.isfinite(y)
+  return one_sample_interval(x[keep] - y[keep], 0.0, level)
+
+
+def holm(pvalues):
+  """Holm-adjusted p-values (step-down, family-wise), None entries left out and kept None.
+
+  Args:
+    pvalues: sequence of floats or None.
+
+  Returns:
+    list of the same length.
+  """
+  index = [i for i, p in enumerate(pvalues) if p is not None and math.isfinite(p)]
+  order = sorted(index, key=lambda i: pvalues[i])
+  m = len(order)
+  out = [None] * len(pvalues)
+  running = 0.0
+  for rank, i in enumerate(order):
+    running = max(running, min(1.0, (m - rank) * pvalues[i]))
+    out[i] = running
+  return out
+
+
+def wilson_interval(successes, n, level=0.95):
+  """Wilson score interval ``(lo, hi)`` of a proportion, or None for n = 0."""
+  if not n:
+    return None
+  z = float(sps.norm.ppf(0.5 + level / 2))
+  phat = successes / n
+  centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
+  half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+  return max(0.0, centre - half), min(1.0, centre + half)
