@@ -189,8 +189,9 @@ def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun
     report = f.read()
   # Every claim has its section, whatever ran.
   for title in ('Nominal accuracy', 'Naive training', 'DeCu extrapolates further',
-                'Second retrieval', 'Slow points read out', 'Slow-point speed predicts',
-                'VoCu slow-point speeds jump', 'Spawning classes', 'Speed regularisation',
+                'resists stronger noise', 'second retrieval', 'reads out its class',
+                'Slow-point speed predicts', 'slow points are slower', 'clouds spread',
+                'jump at class introductions', 'branch from existing', 'Speed regularisation',
                 'Flip-flop', 'CIFAR-10'):
     assert re.search(rf'^## .*{title}', report, re.M), title
   # Numbers come from the files: nominal accuracy of each (single-network) condition.

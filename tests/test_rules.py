@@ -170,3 +170,14 @@ def test_judge_names_the_margin_when_not_observed():
                              _group([0.5, 0.49, 0.51, 0.5, 0.5]))
   verdict, reason = plan.judge(effect, 0.1)
   assert verdict == N and '10 points' in reason
+
+
+def test_spread_ratio_by_hand():
+  from memrnn_tf.analysis import pca_clouds  # imports TensorFlow
+  states = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0], [12.0, 0.0]])
+  labels = np.array([0, 0, 1, 1])
+  # Within: RMS distance 1 in each class; between: centroids (1, 0) and (11, 0), 10 apart.
+  assert pca_clouds.spread_ratio(states, labels) == pytest.approx(0.1)
+  assert math.isnan(pca_clouds.spread_ratio(states[:2], labels[:2]))
+  acc = pca_clouds.class_accuracy([0, 1, 1, 1], labels, 3)
+  assert acc[:2].tolist() == [0.5, 1.0] and math.isnan(acc[2])

@@ -47,7 +47,8 @@ def pca_clouds(model, task, delays=(20, 1000), fit_delay=20, num_trials=1000,
   Returns:
     Dict of arrays: ``delays [D]``, ``noise_scales [N]``, ``projections [N, D, n, K]``,
     ``predicted [N, D, n]`` (class reported at the trigger, -1 = null), ``labels [N, n]``,
-    ``accuracy [N, D]``, ``mean [S]``, ``components [K, S]``, ``explained [K]`` and, with
+    ``accuracy [N, D]``, ``spread_ratio [N, D]`` (``spread_ratio`` of the xi states),
+    ``mean [S]``, ``components [K, S]``, ``explained [K]`` and, with
     slow points, ``slow_points [C, K]``.
   """
   delays = sorted({int(d) for d in delays} | {int(fit_delay)})
@@ -59,7 +60,11 @@ def pca_clouds(model, task, delays=(20, 1000), fit_delay=20, num_trials=1000,
             for s in noise_scales]
   states = np.stack([to_xi(c['states']) for c in curves])  # [N, D, n, S]
   mean, components, explained = dynamics.pca(states[0, fit_index], num_components)
+  labels = np.stack([c['labels'] for c in curves])
+  spread = np.asarray([[spread_ratio(states[i, j], labels[i]) for j in range(len(delays))]
+                       for i in range(len(curves))])
   out = {'delays': np.asarray(delays), 'noise_scales': np.asarray(noise_scales, np.float64),
+         'spread_ratio': spread,
          'projections': dynamics.project(states, mean, components).astype(np.float32),
          'predicted': np.stack([c['predictions'] for c in curves]) - 1,
          'labels': np.stack([c['labels'] for c in curves]),
@@ -68,6 +73,38 @@ def pca_clouds(model, task, delays=(20, 1000), fit_delay=20, num_trials=1000,
   if slow_points is not None:
     out['slow_points'] = dynamics.project(to_xi(slow_points), mean, components)
   return out
+
+
+def spread_ratio(states, labels):
+  """How spread out the class clouds are relative to how far apart they lie (000 Fig. 3).
+
+  Args:
+    states: ``[n, S]`` states of ``n`` trials.
+    labels: ``[n]`` class of each trial.
+
+  Returns:
+    The mean over classes of the RMS distance of a class's states to their centroid,
+    divided by the RMS distance between class centroids (pairs of distinct classes); NaN
+    with fewer than two classes. Scale-free, so networks can be compared.
+  """
+  states, labels = np.asarray(states, np.float64), np.asarray(labels)
+  classes = np.unique(labels)
+  if len(classes) < 2:
+    return float('nan')
+  centroids = np.stack([states[labels == c].mean(axis=0) for c in classes])
+  within = np.mean([np.sqrt(np.mean(np.sum((states[labels == c] - centroids[i]) ** 2, -1)))
+                    for i, c in enumerate(classes)])
+  gaps = centroids[:, None, :] - centroids[None, :, :]
+  pairs = ~np.eye(len(classes), dtype=bool)
+  between = np.sqrt(np.mean(np.sum(gaps ** 2, -1)[pairs]))
+  return float(within / between)
+
+
+def class_accuracy(predicted, labels, num_classes):
+  """``[num_classes]`` fraction of each class's trials reported as the class (NaN if none)."""
+  predicted, labels = np.asarray(predicted), np.asarray(labels)
+  return np.asarray([np.mean(predicted[labels == c] == c) if np.any(labels == c) else np.nan
+                     for c in range(num_classes)])
 
 
 def load_slow_points(workdir):
@@ -89,12 +126,14 @@ def pca_workdir(workdir, delays=(20, 1000), fit_delay=20, num_trials=1000,
   exists (``bin/find_slowpoints.py``); writes/reuses ``analysis/pca.json`` + ``.npz``.
 
   Returns:
-    The JSON summary (accuracies, explained variance, parameters).
+    The JSON summary (accuracies, class accuracies ``[N, D, C]``, spread ratios ``[N, D]``,
+    explained variance, parameters).
   """
   params = {'delays': sorted({int(d) for d in delays} | {int(fit_delay)}),
             'fit_delay': int(fit_delay), 'trials': int(num_trials),
             'noise_scales': [float(s) for s in noise_scales],
-            'num_components': int(num_components), 'seed': int(seed), 'split': split}
+            'num_components': int(num_components), 'seed': int(seed), 'split': split,
+            'with_spread': True}  # results written before spread_ratio existed are redone
   points, readout = load_slow_points(workdir)
   if not recompute:
     saved = multirun.load_if_matches(workdir, NAME, dict(params,
@@ -109,8 +148,12 @@ def pca_workdir(workdir, delays=(20, 1000), fit_delay=20, num_trials=1000,
                    points, seed, bool(config.perf.jit_compile), noise_at)
   if readout is not None:
     res['slow_point_readout'] = readout
+  num_classes = int(task.num_classes)
+  class_acc = [[class_accuracy(res['predicted'][i, j], res['labels'][i], num_classes).tolist()
+                for j in range(len(res['delays']))] for i in range(len(noise_scales))]
   summary = dict(params, checkpoint=path, with_slow_points=points is not None,
                  accuracy=res['accuracy'].tolist(), explained=res['explained'].tolist(),
+                 spread_ratio=res['spread_ratio'].tolist(), class_accuracy=class_acc,
                  condition=multirun.condition(workdir))
   multirun.write_result(workdir, NAME, summary, res)
   return multirun.read_result(workdir, NAME)

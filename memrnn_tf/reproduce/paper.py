@@ -90,3 +90,9 @@ QUALITATIVE = {
     'cifar10': ('000 Fig. 2 (inset) and 001 tables 3-4', 'full CIFAR-10: DeCu extrapolates '
                 'further than VoCu (000; 001 says the GRU is the exception)'),
 }
+
+
+def qualitative(name):
+  """``'<source> (<statement>)'`` of a claim the papers make in figures or words."""
+  source, text = QUALITATIVE[name]
+  return f'{source} ({text})'

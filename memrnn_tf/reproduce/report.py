@@ -16,6 +16,7 @@ import shutil
 from absl import logging
 
 from memrnn_tf.reproduce import claims as claims_lib
+from memrnn_tf.reproduce import plan
 
 MAX_COMMANDS = 8  # a claim's longer list of commands is shortened (_regenerate)
 TITLE = ('Reproduction report: "Understanding and Controlling Memory in Recurrent Neural '
@@ -101,6 +102,11 @@ def render(repro, sections, figures, date=None):
            f'{len(stages)} stages: ' + ', '.join(f'{n} {k}' for k, n in sorted(counts.items()))
            + (f'; {untimed} finished stages without a recorded time' if untimed else '')
            + ')',
+           f'- Judged by the analysis plan {plan.PLAN_VERSION} (`{plan.PLAN_DOC}`): each '
+           'claim\'s primary effect, signed so that positive is the paper\'s direction, with '
+           'its 95% interval; verdicts: reproduces / contradicted / not observed / '
+           'inconclusive. Secondary comparisons are Holm-adjusted within a claim and never '
+           'decide.',
            '- Papers: 000 = ICML 2019 paper, 001 = its earlier version (appendix tables 1-6), '
            '003 = flip-flop study. Accuracies are mean +- SEM over networks (N).',
            '', '## Verdicts', '',
