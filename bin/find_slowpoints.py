@@ -1,11 +1,17 @@
-r"""Finds the class slow points of a trained run (paper section 6) and prints a table.
+r"""Finds the class slow points of trained runs (paper section 6) and prints a table each.
 
   python bin/find_slowpoints.py --workdir=runs/mnist_gru_decu_s0 [--checkpoint=STEP]
+  python bin/find_slowpoints.py --workdirs='runs/sweep/*' --method=paper
 
 Writes ``<workdir>/analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<STEP>`` with
---checkpoint). The default search is the float64 Levenberg-Marquardt refinement from the
-class means (a few seconds for a GRU-200, most of it tracing); ``--method=adam`` is the
-first-order search. Columns: class, status of the point found (``fixed_point``: residual at
+--checkpoint); ``--method=paper`` writes ``slowpoints_paper.*`` beside them. A run whose
+result was computed with the same parameters is reused (``--recompute`` forces). The
+default search is the float64 Levenberg-Marquardt refinement from the class means (a few
+seconds for a GRU-200, most of it tracing); ``--method=adam`` is the package's first-order
+search; ``--method=paper`` is the authors' procedure (their class means: one frozen noise
+sequence at a third of the noise std; their search: ``--paper_steps`` Adam steps at lr
+1e-3, divided by 10 at 40% of them, states clipped to the box; ``docs/analysis_plan.md``
+makes it the primary reading). Columns: class, status of the point found (``fixed_point``: residual at
 the float floor and the Newton step negligible; ``slow_point``: a local minimum of the speed
 above zero, over the reachable box |h| <= 1: the gradient vanishes in the free units and
 points outward in those on the bound; ``not_converged``), its speed, the speed of the class
@@ -20,13 +26,16 @@ from absl import app
 from absl import flags
 
 from memrnn_tf import cli
+from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import procedures
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
+_RUNS = multirun.SelectionFlags()
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
-_METHOD = flags.DEFINE_enum('method', 'newton', ['newton', 'adam', 'adam+newton'],
-                            'Search: Levenberg-Marquardt, first-order, or both in turn.')
+_METHOD = flags.DEFINE_enum('method', 'newton', ['newton', 'adam', 'adam+newton', 'paper'],
+                            'Search: Levenberg-Marquardt, first-order, both in turn, or the '
+                            "authors' procedure.")
+_PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000,
+                                    "Adam steps of --method=paper (the authors': 100,000).")
 _NEWTON_ITERS = flags.DEFINE_integer('newton_iters', 200, 'Levenberg-Marquardt iteration limit.')
 _DTYPE = flags.DEFINE_enum('dtype', 'float64', ['float32', 'float64'],
                            'Precision of the refinement and of the status.')
@@ -41,12 +50,27 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.')
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  _, table = cli.run_or_exit(
-      procedures.find_class_slow_points, _WORKDIR.value, _CHECKPOINT.value, _DATA_DIR.value,
-      delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value,
-      method=_METHOD.value, newton_iters=_NEWTON_ITERS.value, dtype=_DTYPE.value,
-      tol=_TOL.value, max_iters=_MAX_ITERS.value)
-  print(procedures.format_class_table(table))
+  workdirs = cli.run_or_exit(_RUNS.workdirs)
+  method = _METHOD.value
+  search = ({'num_steps': _PAPER_STEPS.value} if method == 'paper' else
+            {'newton_iters': _NEWTON_ITERS.value, 'dtype': _DTYPE.value, 'tol': _TOL.value,
+             'max_iters': _MAX_ITERS.value})
+  for workdir in workdirs:
+    table = None
+    if not _RUNS.recompute and _CHECKPOINT.value is None:
+      saved = multirun.load_if_matches(workdir, procedures.result_name(method),
+                                       procedures.search_params(
+                                           method, _DELAY.value, _TRIALS.value, 'test',
+                                           _SEED.value, **search))
+      table = saved and saved.get('classes')
+    if table is None:
+      _, table = cli.run_or_exit(
+          procedures.find_class_slow_points, workdir, _CHECKPOINT.value, _RUNS.data_dir,
+          delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value,
+          method=method, **search)
+    if len(workdirs) > 1:
+      print(f'{workdir}:')
+    print(procedures.format_class_table(table))
 
 
 if __name__ == '__main__':

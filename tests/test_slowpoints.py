@@ -291,7 +291,7 @@ def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
   _untrained_workdir(workdir)
   env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
   binary = os.path.join(REPO, 'bin', 'find_slowpoints.py')
-  for args, message in (([f'--workdir={tmp_path / "nothing"}'], 'config.json not found'),
+  for args, message in (([f'--workdir={tmp_path / "nothing"}'], 'no config.json'),
                         ([f'--workdir={workdir}', '--checkpoint=7'],
                          'no checkpoint or snapshot of step 7')):
     proc = subprocess.run([sys.executable, binary] + args, env=env, capture_output=True,

@@ -47,14 +47,18 @@ def trigger_readout_fn(model, task):
   return fn
 
 
-def _stimulus_then_noise(task, labels, delay, seed, noise_scale):
+def _stimulus_then_noise(task, labels, delay, seed, noise_scale, frozen_noise=None):
   """Inputs ``[n, delay + 1, P + 1]``: an image of each label, then ``delay`` noise frames
-  with trigger 0."""
+  with trigger 0 (``frozen_noise [delay, P]``, the same for every trial, when given)."""
   n = int(labels.shape[0])
   seeds = tf.random.experimental.stateless_split(tf.constant(seed, tf.int32), 2)
   images, _ = task.sample_images(seeds[0], n, labels=labels)
-  noise = task.mean + noise_scale * task.std * tf.random.stateless_normal(
-      [n, delay, task.num_pixels], seeds[1])
+  if frozen_noise is not None:
+    noise = tf.broadcast_to(tf.constant(frozen_noise, tf.float32)[None],
+                            [n, delay, task.num_pixels])
+  else:
+    noise = task.mean + noise_scale * task.std * tf.random.stateless_normal(
+        [n, delay, task.num_pixels], seeds[1])
   frames = tf.concat([images[:, None, :], noise], axis=1)
   return tf.concat([frames, tf.zeros([n, delay + 1, 1])], axis=-1)
 
@@ -79,15 +83,20 @@ class ClassMeans:
     return self.kept / np.maximum(self.trials, 1)
 
 
+# The class means of the authors' search (their released code): one frozen noise sequence,
+# shared by every trial, at a third of the training noise std.
+PAPER_MEANS = {'noise_scale': 1.0 / 3.0, 'frozen_noise': True}
+
+
 def class_mean_states(model, task, delay=15, trials_per_class=100, seed=0, noise_scale=None,
-                      batch_size=500):
+                      batch_size=500, frozen_noise=False):
   """Per-class mean packed states ``delay`` steps after the stimulus (paper section 6).
 
   Each trial shows an image of its class at t = 0 (images drawn from ``task``) followed by
-  ``delay`` frames of the task's noise; the state after the last one is kept if the
-  network's report when triggered there (``trigger_readout_fn``) is the trial's class.
-  The authors' code used one frozen noise sequence at std/3; here every trial has its own
-  noise at the task's level (``noise_scale`` overrides ``task.spec.noise_scale``).
+  ``delay`` frames of noise; the state after the last one is kept if the network's report
+  when triggered there (``trigger_readout_fn``) is the trial's class. By default every
+  trial has its own noise at the task's level; ``PAPER_MEANS`` gives the authors' means
+  (one frozen noise sequence for all trials, at std/3).
 
   Args:
     model: a trained ``MemoryRNN``.
@@ -97,6 +106,7 @@ def class_mean_states(model, task, delay=15, trials_per_class=100, seed=0, noise
     seed: integer seed.
     noise_scale: multiplies the noise std (default the task's).
     batch_size: trials per forward pass.
+    frozen_noise: one noise sequence (drawn from ``seed``) shared by every trial.
 
   Returns:
     ``ClassMeans``.
@@ -106,10 +116,14 @@ def class_mean_states(model, task, delay=15, trials_per_class=100, seed=0, noise
   labels = np.repeat(np.arange(num_classes, dtype=np.int32), trials_per_class)
   readout = trigger_readout_fn(model, task)
   run = tf.function(model.run_cell, reduce_retracing=True)
+  frozen = None
+  if frozen_noise:
+    frozen = (task.mean + noise_scale * task.std * tf.random.stateless_normal(
+        [delay, task.num_pixels], [int(seed), -1])).numpy()
   states, correct = [], []
   for b, start in enumerate(range(0, len(labels), batch_size)):
     lab = tf.constant(labels[start:start + batch_size])
-    inputs = _stimulus_then_noise(task, lab, delay, [int(seed), b], noise_scale)
+    inputs = _stimulus_then_noise(task, lab, delay, [int(seed), b], noise_scale, frozen)
     final = run(inputs)[:, -1]
     report = np.argmax(readout(final).numpy(), axis=-1)
     states.append(final.numpy())
@@ -165,6 +179,19 @@ def _step_of(path):
   return int(match.group(1)) if match else None
 
 
+def result_name(method):
+  """``analysis/<name>.json`` of a run's class slow points: the authors' search
+  (``'paper'``) is kept beside the refined one, never in its place."""
+  return 'slowpoints_paper' if method == 'paper' else 'slowpoints'
+
+
+def search_params(method, delay, trials_per_class, split, seed, **search_kwargs):
+  """The parameters a saved class slow-point result is reused for (JSON types)."""
+  return {'method': method, 'delay': int(delay), 'trials_per_class': int(trials_per_class),
+          'split': split, 'seed': int(seed),
+          'search': {k: v for k, v in sorted(search_kwargs.items()) if v is not None}}
+
+
 def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
                            trials_per_class=100, split='test', seed=0, method='newton',
                            clip='auto', write=True, **search_kwargs):
@@ -180,9 +207,10 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
     seed: integer seed of the trials.
     method, clip, **search_kwargs: passed to ``find_slow_points`` (default: the
       Levenberg-Marquardt refinement in float64 from the class means, inside the cell's
-      reachable region).
-    write: write ``analysis/slowpoints.npz`` and ``.json`` (``slowpoints_step<N>`` when
-      ``checkpoint`` is given).
+      reachable region). ``method='paper'`` is the authors' procedure: their class means
+      (``PAPER_MEANS``) and their first-order search.
+    write: write ``analysis/<result_name(method)>.npz`` and ``.json`` (with ``_step<N>``
+      when ``checkpoint`` is given).
 
   Returns:
     ``(SlowPoints, table)``: table is one dict per class (see ``format_class_table``).
@@ -192,7 +220,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   task = workdir_lib.make_task(config, split, data_dir)
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,
-                            seed=seed)
+                            seed=seed, **(PAPER_MEANS if method == 'paper' else {}))
   result = slowpoints.find_slow_points(step_fn, means.states, task.mean_input(),
                                        method=method, clip=clip, **search_kwargs)
   probs = result.readout(trigger_readout_fn(model, task))
@@ -216,14 +244,17 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
         'trials_kept': int(means.kept[c]), 'trials': int(means.trials[c]),
     })
   step = _step_of(path)
+  params = search_params(method, delay, trials_per_class, split, seed, **search_kwargs)
   result.info.update(workdir=os.path.abspath(workdir), checkpoint=path, step=step,
-                     delay=delay, trials_per_class=trials_per_class, split=split,
-                     seed=seed, input='mean noise frame, trigger 0',
-                     readout='readout(F(point, mean noise frame with trigger 1))')
+                     input='mean noise frame, trigger 0',
+                     readout='readout(F(point, mean noise frame with trigger 1))',
+                     class_means=('one frozen noise sequence at std/3 (the authors\')'
+                                  if method == 'paper' else 'independent noise per trial'),
+                     **params)
   if write:
-    name = 'slowpoints' if checkpoint is None else f'slowpoints_step{int(checkpoint)}'
+    name = result_name(method) + ('' if checkpoint is None else f'_step{int(checkpoint)}')
     out = result.save(os.path.join(workdir, 'analysis', name),
-                      extra={'classes': table,
+                      extra={'classes': table, **params,
                              'num_readout_correct': sum(r['readout_class'] == r['class']
                                                         for r in table)})
     logging.info('Wrote %s', out)
