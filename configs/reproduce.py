@@ -74,6 +74,9 @@ def get_config(arg='smoke'):
   config.extrapolate_cifar10 = ml_collections.ConfigDict(dict(
       runs='cifar10/*', delays='19,50,100,200,500', num_trials=1000, protocols='fixed,tmax',
       noise_scales='1,2', noise_delays='19,50,100'))
+  # The authors' slow-point search (docs/analysis_plan.md: the primary reading of claims 6-8).
+  config.slowpoints_paper = ml_collections.ConfigDict(dict(
+      runs=_MNIST_CURRICULA, method='paper', paper_steps=100_000))
   # Slow-point speed against long-delay accuracy (000 Fig. 4).
   config.speed_accuracy = ml_collections.ConfigDict(dict(
       runs=_MNIST_CURRICULA, num_trials=1000, num_permutations=10_000))
@@ -101,6 +104,7 @@ def get_config(arg='smoke'):
                               second_retrieval='4,4')
     config.extrapolate_cifar10.update(delays='19', num_trials=16, noise_delays='19')
     config.speed_accuracy.update(num_trials=32, num_permutations=100)
+    config.slowpoints_paper.paper_steps = 200
     config.speed_accuracy.delay = 50
     config.pca.update(num_trials=32)
     config.pca.delays = '20,50'

@@ -25,13 +25,32 @@ def test_every_variant_names_its_stages_and_grids(variant):
   names = stages.stage_names(config)
   assert names[:4] == ['train_mnist_gru', 'train_mnist_lstm', 'train_template_matching',
                        'train_cifar10']
-  for required in ('extrapolate_mnist', 'speed_accuracy_mnist', 'backtrack_mnist',
+  for required in ('extrapolate_mnist', 'slowpoints_paper_mnist', 'speed_accuracy_mnist',
+                   'backtrack_mnist',
                    'branching_mnist', 'plot_template_matching', 'regularize_control_*',
                    'plot_regularization'):
     assert required in names
   for study in stages.studies(config):  # every grid exists and expands
     _, points = grid.expand(grid.load_config_file(stages.sweep_spec(config, study)))
     assert points
+
+
+@pytest.mark.parametrize('variant, steps', [('paper_gru', 140_000), ('paper_gru_35k', 35_000)])
+def test_paper_gru_variants_train_ten_networks_of_the_papers_protocol(variant, steps):
+  config = _config(variant)
+  names = stages.stage_names(config)
+  assert [n for n in names if n.startswith('train_')] == ['train_mnist_gru']
+  assert 'slowpoints_paper_mnist' in names and 'flipflop_delay0' not in names
+  _, points = grid.expand(grid.load_config_file(stages.sweep_spec(config, 'mnist_gru')))
+  assert sorted(p.name for p in points) == sorted(
+      f'gru_{c}_sigmoid_s{s}' for c in ('decu', 'vocu') for s in range(5))
+  for p in points:
+    c = p.config
+    assert (c.num_steps, c.batch_size, c.learning_rate, c.model.units) == (steps, 128, 1e-4, 200)
+    assert c.model.readout_sigmoid and c.snapshot_every == 1000
+    assert (c.perf.jit_compile, c.perf.num_chains, c.perf.intra_op_threads) == (False, 2, 1)
+  assert config.slowpoints_paper.paper_steps == 100_000
+  assert config.regularize.steps == 5000
 
 
 def test_cpu_grid_has_five_networks_per_curriculum_and_readout():

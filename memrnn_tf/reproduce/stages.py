@@ -19,6 +19,8 @@ from memrnn_tf.sweep import runs as runs_lib
 # Analysis stages in the order they run: (stage name, config group, binary, output file
 # relative to the aggregate directory, aggregate directory relative to the root).
 _ANALYSES = (
+    # The authors' slow-point search on every DeCu/VoCu network (per run).
+    ('slowpoints_paper_mnist', 'slowpoints_paper', 'find_slowpoints', 'slowpoints_paper', None),
     ('extrapolate_mnist', 'extrapolate', 'extrapolate', 'analysis/extrapolation_summary.json',
      'aggregate/mnist'),
     ('extrapolate_cifar10', 'extrapolate_cifar10', 'extrapolate',
@@ -142,7 +144,7 @@ def analysis_stages(config, root):
         stem = os.path.splitext(os.path.basename(output))[0]
         figures = [os.path.join(out_dir, 'figures', f'{stem}*.png')]
       else:  # per-run results only
-        outputs = [os.path.join(w, 'analysis', f'{binary}.json') for w in workdirs]
+        outputs = [os.path.join(w, 'analysis', f'{output or binary}.json') for w in workdirs]
         figures = [os.path.join(w, 'figures', f'{binary}*.png') for w in workdirs]
     out.append(Stage(name, 'analysis', argv, workdirs, outputs, figures,
                      skip_reason=None if workdirs else f'no finished run matches {group.runs}'))
