@@ -25,8 +25,9 @@ from memrnn_tf.analysis import procedures
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
-_METHOD = flags.DEFINE_enum('method', 'newton', ['newton', 'adam', 'adam+newton'],
-                            'Search: Levenberg-Marquardt, first-order, or both in turn.')
+_METHOD = flags.DEFINE_enum('method', 'newton', ['newton', 'adam', 'adam+newton', 'paper'],
+                            'Search: Levenberg-Marquardt, first-order, both in turn, or the '
+                            "authors' (100,000 Adam steps, rate 1e-3 then 1e-4).")
 _NEWTON_ITERS = flags.DEFINE_integer('newton_iters', 200, 'Levenberg-Marquardt iteration limit.')
 _DTYPE = flags.DEFINE_enum('dtype', 'float64', ['float32', 'float64'],
                            'Precision of the refinement and of the status.')
