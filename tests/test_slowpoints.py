@@ -244,7 +244,15 @@ def test_save_load_unique_outliers(tmp_path):
 def test_search_options_defaults_match_signature():
   params = inspect.signature(sp.find_slow_points).parameters
   for f in dataclasses.fields(sp.SearchOptions):
-    assert params[f.name].default == f.default, f.name
+    if f.name != 'learning_rate':  # None: the method's own default
+      assert params[f.name].default == f.default, f.name
+  assert params['learning_rate'].default is None
+  assert (sp.SearchOptions.learning_rate, sp.PaperOptions.learning_rate) == (1e-2, 1e-3)
+  for name in ('num_steps', 'decay_step', 'decay_factor'):
+    assert params[name].default == getattr(sp.PaperOptions, name), name
+  # The authors' schedule and TensorFlow 1's Adam defaults.
+  assert dataclasses.astuple(sp.PaperOptions()) == (100_000, 1e-3, 40_000, 0.1, 0.9, 0.999,
+                                                    1e-8)
 
 
 def _untrained_workdir(path):
@@ -541,6 +549,10 @@ def test_unique_merges_by_max_abs_keeps_slowest_and_counts():
     (dict(method='sgd'), 'method must be one of'),
     (dict(dtype='float16'), 'dtype must be'),
     (dict(clip='reachable'), "clip must be 'auto'"),
+    (dict(method='paper', num_steps=0), 'num_steps must be an integer >= 1'),
+    (dict(method='paper', decay_step=-1), 'decay_step must be an integer >= 0'),
+    (dict(method='paper', decay_factor=0.0), 'decay_factor must be > 0'),
+    (dict(method='paper', learning_rate=0.0), 'learning_rate must be > 0'),
 ])
 def test_bad_arguments_fail_with_one_line(kwargs, message):
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
@@ -567,3 +579,100 @@ def test_default_keeps_states_inside_the_reachable_region():
   np.testing.assert_array_equal(result.initial_states[0], [1.0, -1.0])
   assert np.all(np.abs(result.points) <= 1.0)
   assert result.info['clip'] == [1.0, 1.0]
+
+
+# --- the authors' search (method='paper') ----------------------------------------------------
+def _zero_input():
+  return np.zeros(1, np.float32)
+
+
+def test_paper_search_known_answers():
+  """Minima of S known by hand: F(x) = x/2 + 0.2 has its fixed point at 0.4 (S = 0 there);
+  F(x) = x + 0.1 (x^2 + 0.01) has none, and S = 0.01 (x^2 + 0.01)^2 has its minimum 1e-6 at
+  x = 0 (a ghost). Adam's float32 points are judged in float32."""
+  x0 = np.array([[-0.9], [0.0], [0.9]], np.float32)
+  kwargs = dict(method='paper', num_steps=20_000, decay_step=8_000, dtype='float32')
+  linear = sp.find_slow_points(lambda s, i: 0.5 * s + 0.2 + 0.0 * i[:, :1], x0,
+                               _zero_input(), **kwargs)
+  np.testing.assert_allclose(linear.points, 0.4, atol=1e-6)
+  assert (linear.status == 'fixed_point').all()
+  ghost = sp.find_slow_points(lambda s, i: s + 0.1 * (s * s + 0.01) + 0.0 * i[:, :1], x0,
+                              _zero_input(), **kwargs)
+  np.testing.assert_allclose(ghost.points, 0.0, atol=1e-6)
+  np.testing.assert_allclose(ghost.speeds, 1e-6, rtol=1e-4)
+  assert (ghost.status == 'slow_point').all()
+  np.testing.assert_array_equal(ghost.iterations, 20_000)  # a fixed step count
+
+
+def test_paper_search_finds_the_two_unit_network_points_with_defaults():
+  """h' = tanh(2h) per unit, 100,000 steps from a grid: the 9 fixed points (4 attractors,
+  4 saddles, the origin), as the refined search finds them."""
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
+  grid = np.linspace(-1.0, 1.0, 9, dtype=np.float32)
+  x0 = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+  result = sp.find_slow_points(step_fn, x0, _zero_input(), method='paper', dtype='float32')
+  assert (result.status == 'fixed_point').all()
+  unique = result.unique(1e-3)
+  x_star = _tanh_fixed_point(2.0)
+  np.testing.assert_allclose(np.abs(unique.points), np.abs(np.round(unique.points / x_star))
+                             * x_star, atol=1e-6)
+  assert sorted(unique.n_unstable(step_fn).tolist()) == [0] * 4 + [1] * 4 + [2]
+  assert result.info['method'] == 'paper' and result.info['paper']['num_steps'] == 100_000
+
+
+def _constant_gradient_map(s, i):
+  """F(x) = x + sqrt(x + 10): S = x + 10, so dS/dx = 1 everywhere, and Adam's every step
+  is the learning rate itself (m_hat / sqrt(v_hat) = 1, up to epsilon)."""
+  return s + tf.sqrt(s + 10.0) + 0.0 * i[:, :1]
+
+
+@pytest.mark.parametrize('decay_step, moved', [(4, 4 * 1e-2 + 6 * 1e-3), (0, 10 * 1e-3),
+                                               (10, 10 * 1e-2), (7, 7 * 1e-2 + 3 * 1e-3)])
+def test_paper_search_decays_the_rate_at_decay_step(decay_step, moved):
+  """10 steps at 1e-2, the rate divided by 10 from step ``decay_step`` (0-based) on."""
+  x0 = np.array([[0.5], [0.0]], np.float32)
+  result = sp.find_slow_points(_constant_gradient_map, x0, _zero_input(), method='paper',
+                               num_steps=10, learning_rate=1e-2, decay_step=decay_step,
+                               decay_factor=0.1, clip=None)
+  np.testing.assert_allclose(result.points, x0 - moved, atol=1e-6)
+  np.testing.assert_array_equal(result.iterations, 10)
+
+
+def test_paper_search_clips_after_every_step():
+  """From -0.95, 10 steps of 0.01 would end at -1.05: the coordinate bounded at 1 stops at
+  -1 (the minimum of S over the box, a slow point on the bound: S = 9 per coordinate), the
+  free one (LSTM's c under clip='auto') does not; clip=0.9 also bounds the initial state."""
+  step_fn = sp.StepFunction(_constant_gradient_map, state_size=2, state_bounds=[1.0, np.inf])
+  x0 = np.full((1, 2), -0.95, np.float32)
+  kwargs = dict(method='paper', num_steps=10, learning_rate=1e-2, decay_step=10)
+  result = sp.find_slow_points(step_fn, x0, _zero_input(), **kwargs)
+  np.testing.assert_allclose(result.points, [[-1.0, -1.05]], atol=1e-6)
+  assert result.info['clip'] == [1.0, np.inf]
+  bounded = sp.find_slow_points(step_fn, x0, _zero_input(), clip=1.0, **kwargs)
+  np.testing.assert_allclose(bounded.points, [[-1.0, -1.0]], atol=1e-6)
+  assert bounded.status.tolist() == ['slow_point'] and bounded.num_at_bound.tolist() == [2]
+  np.testing.assert_allclose(bounded.speeds, 2 * 9.0, rtol=1e-6)  # S = sum of (x + 10)
+  inside = sp.find_slow_points(step_fn, x0, _zero_input(), clip=0.9, **kwargs)
+  np.testing.assert_allclose(inside.initial_states, [[-0.9, -0.9]], atol=1e-7)
+  np.testing.assert_allclose(inside.points, [[-0.9, -0.9]], atol=1e-6)
+
+
+def test_paper_result_has_the_format_of_the_other_methods(tmp_path):
+  step_fn = sp.step_fn_for_cell(_random_cell('lstm', 4, 3, stock=False))
+  x0 = np.random.default_rng(0).uniform(-0.5, 0.5, (3, 8)).astype(np.float32)
+  inputs = np.zeros(3, np.float32)
+  results = {method: sp.find_slow_points(step_fn, x0, inputs, method=method, max_iters=50,
+                                         num_steps=50)
+             for method in ('paper', 'adam', 'newton')}
+  def layout(result):
+    return {k: (None if getattr(result, k) is None else
+                (getattr(result, k).dtype, getattr(result, k).shape)) for k in result._ARRAYS}
+  assert layout(results['paper']) == layout(results['newton']) == layout(results['adam'])
+  paper = results['paper']
+  assert set(paper.status) <= set(sp.newton.STATUS)
+  # S in xi = [h, tanh c], as for the other methods.
+  xi = paper.xi
+  np.testing.assert_allclose(xi[:, 4:], np.tanh(paper.points[:, 4:]), rtol=1e-6)
+  loaded = sp.SlowPoints.load(paper.save(str(tmp_path / 'paper')))
+  np.testing.assert_array_equal(loaded.points, paper.points)
+  assert loaded.info['method'] == 'paper' and loaded.info['paper']['decay_step'] == 40_000

@@ -23,6 +23,9 @@ cell carries (LSTM ``[h, c]``) and ``xi`` the paper's analysis coordinates (LSTM
   loop exits when every point is frozen or after ``max_iters`` iterations. The batch keeps
   its shape (XLA needs static shapes), so frozen points still cost arithmetic.
 * ``'adam+newton'``: the first, then the second from its results.
+* ``'paper'``: the authors' search (``make_paper_search``): plain Adam at a fixed rate
+  schedule for a fixed number of steps (100,000), states clipped to the box after each step,
+  one compiled loop.
 
 Whatever the method, every returned point is then judged by the same rules
 (``newton.STATUS``): ``fixed_point`` (residual at the float floor and the Gauss-Newton step
@@ -63,7 +66,7 @@ from memrnn_tf import splits
 from memrnn_tf.analysis import newton
 from memrnn_tf.models import cells as cells_lib
 
-METHODS = ('newton', 'adam', 'adam+newton')
+METHODS = ('newton', 'adam', 'adam+newton', 'paper')
 DTYPES = ('float32', 'float64')
 
 
@@ -447,6 +450,15 @@ def _check_options(method, dtype, tol, max_iters, newton_iters, learning_rate, p
     raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
 
 
+def _check_paper_options(num_steps, decay_step, decay_factor):
+  if int(num_steps) != num_steps or num_steps < 1:
+    raise ValueError(f'num_steps must be an integer >= 1, got {num_steps!r}')
+  if int(decay_step) != decay_step or decay_step < 0:
+    raise ValueError(f'decay_step must be an integer >= 0, got {decay_step!r}')
+  if not decay_factor > 0:
+    raise ValueError(f'decay_factor must be > 0, got {decay_factor!r}')
+
+
 def _check_batch(step_fn, initial_states, inputs):
   """``[N, S]`` float32 states and ``[N, I]`` inputs, or one clear ``ValueError``."""
   x0 = np.asarray(initial_states, np.float32)
@@ -499,12 +511,12 @@ def _resolve_clip(step_fn, clip, width):
 
 # --- the search -----------------------------------------------------------------------------
 def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=None,
-                     tol=1e-8, max_iters=20_000, learning_rate=1e-2, lr_grow=1.002,
+                     tol=1e-8, max_iters=20_000, learning_rate=None, lr_grow=1.002,
                      lr_backoff=0.98, max_learning_rate=0.1, min_learning_rate=1e-7,
                      beta1=0.9, beta2=0.99, epsilon=1e-12, patience=1000,
                      min_rel_improvement=1e-3, clip='auto', jit_compile=True, groups=None,
                      newton_iters=200, dtype='float64', floor_factor=64.0, xtol=None,
-                     gtol=None):
+                     gtol=None, num_steps=100_000, decay_step=40_000, decay_factor=0.1):
   """Slow and fixed points of ``F(., I)`` from a batch of initial states.
 
   ``method='newton'`` (default) runs the compiled batched Levenberg-Marquardt refinement
@@ -516,7 +528,15 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
   ``lr_backoff`` (down to ``min_learning_rate``) after one that did; each point returns
   the slowest state it visited and is frozen when that speed is ``<= tol`` or has not
   fallen by a factor ``1 - min_rel_improvement`` in ``patience`` iterations, the rest
-  continue up to ``max_iters``. ``'adam+newton'`` refines the first-order results. The
+  continue up to ``max_iters``. ``'adam+newton'`` refines the first-order results.
+  ``method='paper'`` is the authors' search (``make_paper_search``): plain Adam (TensorFlow 1's
+  defaults ``beta1 = 0.9``, ``beta2 = 0.999``, ``epsilon = 1e-8``; the ``beta``/``epsilon``
+  arguments here are the ``'adam'`` method's) on S for exactly ``num_steps`` steps, at
+  ``learning_rate`` (default 1e-3) times ``decay_factor`` from step ``decay_step`` on, every
+  state clipped to the box ``clip`` after each step (the default ``'auto'`` is the authors'
+  ``[-1, 1]`` on ``h``; LSTM's ``c`` stays free), all points in one batch, in float32. It
+  has no stopping test: ``iterations`` is ``num_steps`` for every point, and the status
+  comes from the judgement below, like every method's. The
   compiled functions are cached on the ``StepFunction`` (batch size and option values may
   change without recompiling).
 
@@ -531,11 +551,12 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
     initial_states: packed states ``[N, S]``, N >= 1.
     inputs: one input ``[I]`` for all points, or one per point ``[N, I]``; constant
       during the search.
-    method: ``'newton'``, ``'adam'`` or ``'adam+newton'``.
+    method: ``'newton'``, ``'adam'``, ``'adam+newton'`` or ``'paper'``.
     to_xi: analysis coordinates (default: the ``StepFunction``'s, else identity).
     tol: speed at which the first-order search stops a point (``'adam'`` methods).
     max_iters: first-order iteration limit (each iteration is one gradient evaluation).
-    learning_rate: initial per-point Adam rate.
+    learning_rate: initial per-point Adam rate (``'adam'`` methods, default 1e-2), or the
+      authors' rate before the decay (``'paper'``, default 1e-3).
     lr_grow, lr_backoff, max_learning_rate, min_learning_rate: the rate schedule above.
     beta1, beta2, epsilon: Adam.
     patience, min_rel_improvement: stall criterion above.
@@ -551,6 +572,8 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
       run concurrently (same results). ``None``: ``default_groups(N)``, i.e.
       ``min(4, N // 256)`` on CPU and 1 on GPU.
     newton_iters: Levenberg-Marquardt iteration limit.
+    num_steps, decay_step, decay_factor: the ``'paper'`` search's step count and rate
+      schedule (``PaperOptions``).
     dtype: ``'float64'`` (default) or ``'float32'``: of the refinement and the judgement.
       A ``StepFunction`` from ``step_fn_for_cell``/``step_fn_for_model`` builds a copy of
       the cell in that dtype; a plain callable must accept tensors of it.
@@ -565,12 +588,20 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
 
   Raises:
     ValueError: one line, for a bad argument: a state or input of the wrong width, an
-      empty batch, ``max_iters`` or ``newton_iters`` < 1, a negative ``tol``, an unknown
+      empty batch, ``max_iters``, ``newton_iters`` or ``num_steps`` < 1, a negative
+      ``decay_step``, a non-positive ``decay_factor``, a negative ``tol``, an unknown
       ``method`` or ``dtype``, or a step function that fails on the first point.
   """
   begin = time.perf_counter()
   step_fn = _as_step_fn(step_fn, to_xi)
+  if learning_rate is None:
+    learning_rate = PaperOptions.learning_rate if method == 'paper' else 1e-2
   _check_options(method, dtype, tol, max_iters, newton_iters, learning_rate, patience)
+  paper = None
+  if method == 'paper':
+    _check_paper_options(num_steps, decay_step, decay_factor)
+    paper = PaperOptions(num_steps=int(num_steps), learning_rate=float(learning_rate),
+                         decay_step=int(decay_step), decay_factor=float(decay_factor))
   x0, inputs = _check_batch(step_fn, initial_states, inputs)
   n, width = x0.shape
   bound = _resolve_clip(step_fn, clip, width)
@@ -591,6 +622,9 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
     x, its, adam_info = _adam_phase(step_fn, x0, inputs, options, bound, jit_compile, groups)
     iterations += its
     info.update(adam_info)
+  if method == 'paper':
+    x, iterations, paper_info = _paper_phase(step_fn, x0, inputs, paper, bound, jit_compile)
+    info.update(paper_info)
   if method in ('newton', 'adam+newton'):
     x, its, last, newton_info = refine(step_fn, x, inputs, dtype, bound, newton_iters,
                                        tolerances)
@@ -629,6 +663,99 @@ def _adam_phase(step_fn, x0, inputs, options, bound, jit_compile, groups):
           'adam_seconds': time.perf_counter() - start,
           'adam_num_below_tol': int(np.sum(q <= options.tol))}
   return x.numpy(), iterations.numpy().astype(np.int64), info
+
+
+# --- the authors' first-order search (method='paper') ---------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PaperOptions:
+  """The authors' slow-point search (``method='paper'``; see ``make_paper_search``).
+
+  Attributes:
+    num_steps: Adam steps, a fixed count (no stopping test).
+    learning_rate: Adam's rate before ``decay_step``.
+    decay_step: the first step (0-based) at ``learning_rate * decay_factor``.
+    decay_factor: the rate's factor from ``decay_step`` on.
+    beta1, beta2, epsilon: Adam's defaults in TensorFlow 1 (Keras differs only in
+      ``epsilon = 1e-7``).
+  """
+  num_steps: int = 100_000
+  learning_rate: float = 1e-3
+  decay_step: int = 40_000
+  decay_factor: float = 0.1
+  beta1: float = 0.9
+  beta2: float = 0.999
+  epsilon: float = 1e-8
+
+
+def make_paper_search(step_fn, clip=None, jit_compile=True):
+  """The authors' search as one compiled loop: plain Adam on the sum of the speeds.
+
+  Every step: ``g = dS/dx`` (S in xi coordinates, the gradient taken w.r.t. the packed
+  state; points are independent, so each gets its own gradient), Adam's update in
+  TensorFlow 1's form (``alpha_t = lr_t * sqrt(1 - beta2^t) / (1 - beta1^t)``,
+  ``x -= alpha_t * m / (sqrt(v) + epsilon)``) with ``lr_t = learning_rate`` for
+  ``t <= decay_step`` and ``learning_rate * decay_factor`` after (``t`` counts from 1), then
+  ``x`` clipped to ``[-clip, clip]``. Float32, like the authors' code.
+
+  Args:
+    step_fn: a ``StepFunction``.
+    clip: ``None`` or ``[S]`` bounds (``inf``: free).
+    jit_compile: compile with XLA.
+
+  Returns:
+    ``search(x0 [N, S], prepared, num_steps, learning_rate, decay_step, decay_factor,
+    beta1, beta2, epsilon) -> (x [N, S], S at x [N])``; the scalars are tensors, so that
+    they change without retracing.
+  """
+  to_xi = step_fn.to_xi
+  bound = None if clip is None else tf.constant(np.asarray(clip, np.float32))
+
+  def search(x0, prepared, num_steps, learning_rate, decay_step, decay_factor, beta1, beta2,
+             epsilon):
+    constants = step_fn.constants()  # once, outside the loop
+
+    def body(t, x, m, v):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        q = _speed(step_fn, to_xi, x, prepared, constants)
+      g = tape.gradient(q, x)
+      lr = tf.where(t < decay_step, learning_rate, learning_rate * decay_factor)
+      m = beta1 * m + (1.0 - beta1) * g
+      v = beta2 * v + (1.0 - beta2) * tf.square(g)
+      step = tf.cast(t + 1, tf.float32)
+      alpha = lr * tf.sqrt(1.0 - tf.pow(beta2, step)) / (1.0 - tf.pow(beta1, step))
+      x = x - alpha * m / (tf.sqrt(v) + epsilon)
+      if bound is not None:
+        x = tf.clip_by_value(x, -bound, bound)
+      return t + 1, x, m, v
+
+    zeros = tf.zeros_like(x0)
+    _, x, _, _ = tf.while_loop(lambda t, *_: t < num_steps, body,
+                               (tf.constant(0, tf.int32), x0, zeros, zeros),
+                               parallel_iterations=1)
+    return x, _speed(step_fn, to_xi, x, prepared, constants)
+
+  return tf.function(search, jit_compile=bool(jit_compile), reduce_retracing=True)
+
+
+def _paper_phase(step_fn, x0, inputs, options, bound, jit_compile):
+  """The authors' search in float32: ``(points, iterations, info)``."""
+  key = ('paper', _clip_key(bound), bool(jit_compile))
+  if key not in step_fn._compiled:
+    step_fn._compiled[key] = make_paper_search(step_fn, bound, jit_compile)
+  search = step_fn._compiled[key]
+  f = lambda v: tf.constant(v, tf.float32)  # noqa: E731
+  o = options
+  start = time.perf_counter()
+  x, q = search(tf.constant(x0), step_fn.prepare(tf.constant(inputs)),
+                tf.constant(int(o.num_steps), tf.int32), f(o.learning_rate),
+                tf.constant(int(o.decay_step), tf.int32), f(o.decay_factor), f(o.beta1),
+                f(o.beta2), f(o.epsilon))
+  x = x.numpy()
+  info = {'paper': dataclasses.asdict(o), 'jit_compile': bool(jit_compile),
+          'paper_seconds': time.perf_counter() - start,
+          'paper_final_speeds_float32': q.numpy().tolist()}
+  return x, np.full(len(x), int(o.num_steps), np.int64), info
 
 
 def refine(step_fn, initial_states, inputs, dtype='float64', clip=None, max_iters=200,
