@@ -293,6 +293,31 @@ def test_find_slowpoints_binary(tmp_path, data_dir):
   assert summary['info']['step'] == 24
 
 
+def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, data_dir):
+  """--method=paper writes slowpoints_paper.* (the authors' class means and search) and
+  leaves the refined result alone; a second call with the same parameters reuses it."""
+  workdir = str(tmp_path / 'run')
+  _untrained_workdir(workdir)
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
+  argv = [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'),
+          f'--workdirs={workdir}', '--method=paper', '--paper_steps=300',
+          '--trials_per_class=4']
+  proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  path = os.path.join(workdir, 'analysis', 'slowpoints_paper.json')
+  summary = json.loads(open(path).read())
+  assert not os.path.exists(os.path.join(workdir, 'analysis', 'slowpoints.json'))
+  assert summary['method'] == 'paper' and summary['search'] == {'num_steps': 300}
+  assert summary['info']['class_means'].startswith('one frozen noise sequence')
+  loaded = sp.SlowPoints.load(os.path.join(workdir, 'analysis', 'slowpoints_paper'))
+  assert len(loaded) == 10 and np.all(loaded.iterations == 300)
+  assert np.all(np.abs(loaded.points) <= 1.0)  # the authors' clip to the box
+  stamp = os.path.getmtime(path)
+  proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0 and os.path.getmtime(path) == stamp  # reused
+  assert proc.stdout.strip().splitlines()[0].split()[:2] == ['class', 'status']
+
+
 def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
   """A missing run or checkpoint: one-line error, exit 1, nothing written."""
   workdir = str(tmp_path / 'run')
