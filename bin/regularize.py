@@ -7,10 +7,10 @@ r"""Speed regularisation of a trained run (paper section 8): continues it into a
   python bin/regularize.py --workdir=runs/mnist_gru_decu_s0 --penalty=0 \
       --out=runs/mnist_gru_decu_s0_reg_control          # the control: no penalty
 
-Defaults follow the paper, scaled to the run (memrnn_tf.regularize): lambda 1e-3 (MNIST) or
-1e-2 (CIFAR-10) in the authors' loss units, 5,000 steps scaled by the run's num_steps /
-reference_steps (215 for ``cpu`` networks, about a minute on 2 cores plus ~1 minute of
-final analysis), targets refreshed 5 times. Writes eval.json, analysis/extrapolation.json,
+Defaults follow the authors (memrnn_tf.regularize): lambda 1e-3 (MNIST) or 1e-2 (CIFAR-10)
+in their loss units, learning rate 1e-5 (MNIST) or 1e-4 (CIFAR-10), fixed targets, 10 per
+class each under its own noise image, slow-point targets from their search; 5,000 steps
+scaled by the run's num_steps / reference_steps unless --steps is given. Writes eval.json, analysis/extrapolation.json,
 analysis/slowpoints.json and analysis/regularization.json under --out; rerun the same
 command to resume. Never writes into --workdir.
 """
@@ -29,9 +29,16 @@ _PENALTY = flags.DEFINE_float('penalty', None,
                               "The paper's lambda (default 1e-3 MNIST, 1e-2 CIFAR-10); 0: "
                               'control.')
 _STEPS = flags.DEFINE_integer('steps', None, 'Extra steps (default 5,000 scaled to the run).')
-_REFRESH = flags.DEFINE_integer('refresh_every', None,
-                                'Steps between target refreshes (default steps/5; 0: never).')
-_LR = flags.DEFINE_float('learning_rate', None, "Constant rate (default the run's final).")
+_REFRESH = flags.DEFINE_integer('refresh_every', 0,
+                                'Steps between target refreshes (0: fixed targets, the '
+                                "authors').")
+_LR = flags.DEFINE_float('learning_rate', None,
+                         "Constant rate (default the authors': 1e-5 MNIST, 1e-4 CIFAR-10).")
+_COPIES = flags.DEFINE_integer('copies', regularize.TARGET_COPIES,
+                               'Targets per class, each under its own noise image.')
+_SEARCH = flags.DEFINE_enum('search', 'paper', ['paper', 'adam'],
+                            "Slow-point search of the targets: the authors' or the package's.")
+_PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000, "Steps of the authors' search.")
 _DELAYS = flags.DEFINE_list('delays', [str(d) for d in regularize.DELAYS],
                            'Delays of the final extrapolation curve (before and after).')
 _TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay of that curve.')
@@ -46,7 +53,8 @@ def main(argv):
                             refresh_every=_REFRESH.value, learning_rate=_LR.value,
                             data_dir=_DATA_DIR.value,
                             delays=tuple(int(d) for d in _DELAYS.value),
-                            extrapolation_trials=_TRIALS.value)
+                            extrapolation_trials=_TRIALS.value, copies=_COPIES.value,
+                            search=_SEARCH.value, paper_steps=_PAPER_STEPS.value)
   print(regularize.format_summary(summary))
 
 

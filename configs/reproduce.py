@@ -114,6 +114,7 @@ def get_config(arg='smoke'):
     config.regularize.update(runs='mnist_gru/gru_decu_sigmoid_s0')
     config.regularize.steps = 4
     config.regularize.refresh_every = 2
+    config.regularize.paper_steps = 200
   elif arg == 'cpu':
     # The paper's 5,000 extra steps, not scaled down to the 6,000-step cpu networks: scaled
     # (215 steps at the final rate) nothing moved in any arm, not even the control.

@@ -9,26 +9,29 @@ with the loss
 
   L = L_xent + lambda * sum_i S(xi_i, I),   S(xi, I) = ||F(xi, I) - xi||^2,
 
-one target xi_i per class: the class slow points (``targets='slow_points'``) or the class
-centres of mass (``'centres'``: the mean state of each class 15 steps after its stimulus),
-with I the mean noise frame. Targets are recomputed from the current network every
-``refresh_every`` steps (slow points move during training); the slow-point search is
-warm-started from the previous targets. ``penalty=0`` is the control: the same extra steps
-without the term (no targets).
+targets as the authors' released code made them (``docs/analysis_plan.md``, section 3):
+the class slow points of their search (``targets='slow_points'``: ``procedures.PAPER_MEANS``
+class means, then ``find_slow_points(method='paper')``) or the class centres of mass
+(``'centres'``: the mean state of each class 15 steps after its stimulus), each repeated
+``copies`` = 10 times, every copy with its own noise image as the input I at which S is
+evaluated. Targets are fixed (computed once) unless ``refresh_every`` > 0, when they are
+recomputed from the current network (warm-started first-order search). ``penalty=0`` is
+the control: the same extra steps without the term (no targets).
 
-Units and defaults (paper; ORIGINAL_CODE_FACTS.md):
+Units and defaults (paper section 8 and the authors' released code):
 
 * ``penalty`` is the paper's lambda (1e-3 MNIST, 1e-2 CIFAR-10) in the authors' loss
   normalisation, a mean over batch, time steps and outputs. Our cross-entropy is summed
-  over time and outputs' one-hot (``training.losses.report_loss``), i.e. ``seq_len *
+  over time and outputs' one-hot (``models.losses.report_loss``), i.e. ``seq_len *
   num_outputs`` times theirs, so the model's ``speed_penalty`` is ``penalty * seq_len *
-  num_outputs`` (220x for MNIST): the same balance of the two terms.
+  num_outputs`` (220x for MNIST): the same balance of the two terms. The penalty sums over
+  the ``copies * num_classes`` targets, as the authors' did.
 * ``steps``: the paper's 5,000 extra steps after 140,000, scaled like the run's own
   training, ``5000 * num_steps / reference_steps`` rounded up (``cpu`` networks: 6,000
   steps -> 215, the compression the ``cpu`` config applies to the whole schedule).
-* learning rate: the run's final one (``learning_rate * lr_decay_factor``; the authors'
-  MNIST continuation used 1e-5, the paper schedule's final rate), kept constant.
-* ``refresh_every``: ``steps / 5`` (rounded up); 0 never refreshes (targets of step 0).
+* learning rate: the authors' (1e-5 MNIST, 1e-4 CIFAR-10), kept constant; for another
+  dataset the run's final one.
+* ``refresh_every``: 0, fixed targets (the authors'); > 0 recomputes them that often.
 
 The run is resumable: checkpoints are saved at every refresh, and targets are saved to
 ``<out>/targets/step<N>.npz`` when computed, so a resumed run uses the targets of the
@@ -63,15 +66,18 @@ from memrnn_tf.training import loop
 
 TARGETS = ('slow_points', 'centres')
 PAPER_PENALTY = {'mnist': 1e-3, 'cifar10': 1e-2}
+PAPER_LEARNING_RATE = {'mnist': 1e-5, 'cifar10': 1e-4}
+TARGET_COPIES = 10  # targets per class, each under its own noise image
 PAPER_STEPS = 5_000
 REPORT_DELAYS = (100, 500, 1000)
 DELAYS = (4, 19, 50, 100, 200, 500, 1000)  # the final delay curve
 
 
 def regularize_config(source_config, source_workdir, targets='slow_points', penalty=None,
-                      steps=None, refresh_every=None, learning_rate=None,
+                      steps=None, refresh_every=0, learning_rate=None,
                       refresh_max_iters=20_000, delays=DELAYS,
-                      extrapolation_trials=1000):
+                      extrapolation_trials=1000, copies=TARGET_COPIES, search='paper',
+                      paper_steps=100_000):
   """The config of a regularisation run: the source's config plus a ``regularize`` section.
 
   Args:
@@ -80,10 +86,16 @@ def regularize_config(source_config, source_workdir, targets='slow_points', pena
     targets: ``'slow_points'`` or ``'centres'``.
     penalty: the paper's lambda (``None``: 1e-3 MNIST, 1e-2 CIFAR-10); 0 = control.
     steps: extra training steps (``None``: 5,000 scaled by ``num_steps / reference_steps``).
-    refresh_every: steps between target refreshes (``None``: ``steps / 5``; 0: never).
-    learning_rate: constant rate (``None``: the source's final rate).
+    refresh_every: steps between target refreshes (0: fixed targets, the authors';
+      ``None``: ``steps / 5``).
+    learning_rate: constant rate (``None``: the authors' for the dataset, else the
+      source's final rate).
     refresh_max_iters: iteration limit of the warm-started slow-point searches.
     delays, extrapolation_trials: the final delay curve.
+    copies: targets per class, each under its own noise image (1: one per class at the
+      mean noise frame).
+    search: the first slow-point search, ``'paper'`` (the authors') or ``'adam'``.
+    paper_steps: steps of the ``'paper'`` search.
 
   Raises:
     ValueError: unknown targets, negative values.
@@ -101,10 +113,16 @@ def regularize_config(source_config, source_workdir, targets='slow_points', pena
   steps = int(math.ceil(PAPER_STEPS * scale)) if steps is None else int(steps)
   refresh_every = int(math.ceil(steps / 5)) if refresh_every is None else int(refresh_every)
   if learning_rate is None:
-    learning_rate = float(c.learning_rate) * float(c.lr_decay_factor)
-  if penalty < 0 or steps < 1 or refresh_every < 0 or learning_rate <= 0:
-    raise errors.ConfigError(f'need penalty >= 0, steps >= 1, refresh_every >= 0 and learning_rate > 0;'
-                     f' got {penalty}, {steps}, {refresh_every}, {learning_rate}')
+    learning_rate = PAPER_LEARNING_RATE.get(
+        c.dataset, float(c.learning_rate) * float(c.lr_decay_factor))
+  if (penalty < 0 or steps < 1 or refresh_every < 0 or learning_rate <= 0 or copies < 1 or
+      paper_steps < 1):
+    raise errors.ConfigError(
+        'need penalty >= 0, steps >= 1, refresh_every >= 0, learning_rate > 0, copies >= 1 '
+        f'and paper_steps >= 1; got {penalty}, {steps}, {refresh_every}, {learning_rate}, '
+        f'{copies}, {paper_steps}')
+  if search not in ('paper', 'adam'):
+    raise errors.ConfigError(f"unknown search {search!r}: expected 'paper' or 'adam'")
   num_outputs = int(c.num_classes) + 1
   c.regularize = ml_collections.ConfigDict(dict(
       source=os.path.abspath(source_workdir), source_checkpoint=path,
@@ -112,7 +130,8 @@ def regularize_config(source_config, source_workdir, targets='slow_points', pena
       loss_scale=int(c.task.seq_len) * num_outputs, steps=steps,
       refresh_every=refresh_every, refresh_max_iters=int(refresh_max_iters), delay=15,
       trials_per_class=100, delays=tuple(int(d) for d in delays),
-      extrapolation_trials=int(extrapolation_trials)))
+      extrapolation_trials=int(extrapolation_trials), copies=int(copies), search=str(search),
+      paper_steps=int(paper_steps)))
   c.speed_penalty = float(penalty) * c.regularize.loss_scale
   c.num_steps = source_step + steps
   c.learning_rate = float(learning_rate)
@@ -126,38 +145,64 @@ def regularize_config(source_config, source_workdir, targets='slow_points', pena
 
 
 # --- targets -------------------------------------------------------------------------------
+def noise_inputs(task, n, seed):
+  """``[n, input_dim]`` inputs of noise images (the task's noise, trigger 0), one each."""
+  noise = task.mean + task.std * tf.random.stateless_normal([n, task.num_pixels],
+                                                            [int(seed), 7])
+  return tf.concat([noise, tf.zeros([n, 1])], axis=-1).numpy()
+
+
 def compute_targets(model, task, kind, step_fn=None, previous=None, delay=15,
-                    trials_per_class=100, seed=0, max_iters=20_000, tol=1e-8):
-  """One target per class from the current network.
+                    trials_per_class=100, seed=0, max_iters=20_000, tol=1e-8, copies=1,
+                    search='adam', paper_steps=100_000):
+  """Targets of the speed penalty from the current network: ``copies`` per class.
 
   Args:
     model: the ``MemoryRNN`` being trained.
     task: the task whose images and noise define the class means (training images).
     kind: ``'centres'`` (class means ``delay`` steps after the stimulus) or
-      ``'slow_points'`` (slow points found from ``previous`` targets, else the class means).
+      ``'slow_points'`` (slow points found from ``previous`` class points, else from the
+      class means).
     step_fn: ``slowpoints.step_fn_for_model(model)`` (reused: its compiled search is cached).
-    previous: packed ``[C, S]`` warm start for the slow-point search.
-    delay, trials_per_class, seed: the class means.
-    max_iters, tol: the slow-point search.
+    previous: packed ``[C, S]`` class points to warm-start the slow-point search (a
+      refresh: the package's first-order search).
+    delay, trials_per_class, seed: the class means (and the noise images).
+    max_iters, tol: the warm-started first-order search.
+    copies: targets per class; with more than one, each copy's input is its own noise
+      image (the authors'), else the mean noise frame.
+    search: ``'paper'`` (the authors' class means and search, without ``previous``) or
+      ``'adam'``.
+    paper_steps: steps of the ``'paper'`` search.
 
   Returns:
-    ``(states [C, S], inputs [C, input_dim], speeds [C])`` as numpy arrays.
+    ``(states [C * copies, S], inputs [C * copies, input_dim], speeds [C * copies])`` numpy
+    arrays, class-major (the copies of class 0 first).
   """
-  inputs = np.tile(task.mean_input().numpy()[None], [task.num_classes, 1])
+  paper = search == 'paper' and previous is None
+  num_classes = task.num_classes
   if kind == 'centres' or previous is None:
-    states = procedures.class_mean_states(model, task, delay=delay,
-                                          trials_per_class=trials_per_class,
-                                          seed=seed).states
+    states = procedures.class_mean_states(
+        model, task, delay=delay, trials_per_class=trials_per_class, seed=seed,
+        **(procedures.PAPER_MEANS if paper and kind == 'slow_points' else {})).states
   else:
     states = np.asarray(previous, np.float32)
   if kind == 'slow_points':
     step_fn = step_fn or slowpoints.step_fn_for_model(model)
-    # The first-order search, warm-started from the previous targets: refreshes run many
-    # times per run and only need points slower than the class means, not the float floor.
-    result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), tol=tol,
-                                         max_iters=max_iters, clip=step_fn.state_bounds,
-                                         method='adam', dtype='float32')
+    if paper:
+      result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), method='paper',
+                                           num_steps=paper_steps)
+    else:
+      # Warm-started from the previous targets: refreshes run many times per run and only
+      # need points slower than the class means, not the float floor.
+      result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), tol=tol,
+                                           max_iters=max_iters, clip=step_fn.state_bounds,
+                                           method='adam', dtype='float32')
     states = np.asarray(result.points, np.float32)
+  states = np.repeat(states, copies, axis=0)
+  if copies > 1:
+    inputs = noise_inputs(task, num_classes * copies, seed)
+  else:
+    inputs = np.tile(task.mean_input().numpy()[None], [num_classes, 1])
   speeds = model.speed(tf.constant(states), tf.constant(inputs)).numpy()
   return states.astype(np.float32), inputs.astype(np.float32), speeds
 
@@ -282,12 +327,17 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
           _latest_targets_before(out_workdir, step))
       if saved is None:
         start = time.perf_counter()
+        copies = int(r.get('copies', 1))
         previous = _latest_targets_before(out_workdir, step)
-        previous = _before_points(out_workdir) if previous is None else previous[0]
+        if previous is not None:
+          previous = previous[0][::copies]  # one point per class (targets are class-major)
+        elif r.get('search', 'adam') != 'paper':
+          previous = _before_points(out_workdir)
         saved = compute_targets(
             model, exp.train_task, r.targets, step_fn=step_fn, previous=previous,
-            delay=r.delay,
-            trials_per_class=r.trials_per_class, seed=step, max_iters=r.refresh_max_iters)
+            delay=r.delay, trials_per_class=r.trials_per_class, seed=step,
+            max_iters=r.refresh_max_iters, copies=copies, search=r.get('search', 'adam'),
+            paper_steps=int(r.get('paper_steps', 100_000)))
         _save_targets(out_workdir, step, *saved)
         times['refresh_seconds'] += time.perf_counter() - start
         times['refreshes'] += 1
