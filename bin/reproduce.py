@@ -6,12 +6,16 @@ r"""Reproduces the paper in one command: trains, analyses, and writes <root>/rep
       --ray_address=auto
   python bin/reproduce.py --config=configs/reproduce.py:cpu --root=runs/reproduce_cpu \
       --stages='train_mnist_gru,extrapolate_mnist'      # a part; the report is redrawn
+  python bin/reproduce.py --config=configs/reproduce.py:cpu --root=runs/reproduce_cpu \
+      --dry_run --publish=results/cpu      # redraw the report and publish it with its files
 
 Runs every stage of configs/reproduce.py (training grids through bin/sweep.py, the
 flip-flop networks, the analysis binaries, speed regularisation), each a subprocess logged
 in <root>/logs/, recorded with its command in <root>/reproduce.json. Finished stages are
-reused: run the command again after an interruption, or to redraw the report. Exits with
-code 1 if a stage failed (the report still says what is missing).
+reused: run the command again after an interruption, or to redraw the report. --publish
+copies the report, its figures and the small summary files behind it (no weights) to a
+directory such as results/<variant> (memrnn_tf/reproduce/publish.py). Exits with code 1 if
+a stage failed (the report still says what is missing).
 """
 
 import sys
@@ -21,6 +25,7 @@ from absl import flags
 
 from memrnn_tf import cli
 from memrnn_tf.reproduce import pipeline
+from memrnn_tf.reproduce import publish
 
 _CONFIG = cli.define_config_file('config', None, 'configs/reproduce.py:<smoke|cpu|paper>')
 _ROOT = flags.DEFINE_string('root', None, 'Directory of every run, analysis and the report.',
@@ -33,6 +38,8 @@ _CONCURRENCY = flags.DEFINE_integer('concurrency', None,
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
 flags.mark_flag_as_required('config')
 _DRY_RUN = flags.DEFINE_bool('dry_run', False, 'Record the stages and redraw the report only.')
+_PUBLISH = flags.DEFINE_string('publish', None,
+                               'Copy the report and its summary files here (e.g. results/cpu).')
 
 
 def main(argv):
@@ -50,6 +57,8 @@ def main(argv):
     seconds = f'{s["seconds"]:.0f} s' if s.get('seconds') else ''
     print(f'{s["name"]:<40} {s["status"]:<8} {seconds:>8}  {s.get("error") or ""}')
   print('report:', report)
+  if _PUBLISH.value:
+    print('published:', cli.run_or_exit(publish.publish, _ROOT.value, _PUBLISH.value))
   if any(s['status'] == 'failed' for s in record['stages']):
     sys.exit(1)
 

@@ -475,3 +475,27 @@ def test_long_command_lists_keep_the_first_and_last_and_name_the_rest():
   short = commands[:2] + [('x', 'absent', None)]
   assert report_lib._regenerate(short)[-1] == '- `x` (absent): not in this variant'
   assert len(report_lib._regenerate(short)) == 3
+
+
+def test_publish_copies_the_report_and_small_files_without_machine_paths(full, tmp_path):
+  from memrnn_tf.reproduce import publish
+  root, _ = full
+  out = str(tmp_path / 'results' / 'test')
+  path = publish.publish(root, out)
+  text = open(path).read()
+  assert str(root) not in text and '--root=<root>' in text
+  assert '## Deviations from the paper' in text
+  for name in ('report.json', 'reproduce.json', 'runs.json',
+               'aggregate/mnist/analysis/extrapolation_summary.json',
+               'runs/mnist_gru/gru_decu_sigmoid_s0/eval.json',
+               'runs/mnist_gru/gru_decu_sigmoid_s0/analysis/slowpoints_paper.json',
+               'figures/aggregate__mnist__figures__extrapolation.png'):
+    assert os.path.exists(os.path.join(out, name)), name
+  assert not glob.glob(os.path.join(out, '**', '*.npz'), recursive=True)
+  runs = json.load(open(os.path.join(out, 'runs.json')))
+  decu = [r for r in runs if (r['cell'], r['curriculum'], r['readout']) ==
+          ('gru', 'decu', 'sigmoid')]
+  assert sorted(r['seed'] for r in decu) == list(SEEDS)
+  assert [r['eval']['test']['digit_accuracy'] for r in sorted(decu, key=lambda r: r['seed'])] \
+      == NOMINAL['decu']
+  assert str(root) not in open(os.path.join(out, 'reproduce.json')).read()

@@ -16,6 +16,7 @@ import shutil
 from absl import logging
 
 from memrnn_tf.reproduce import claims as claims_lib
+from memrnn_tf.reproduce import paper
 from memrnn_tf.reproduce import plan
 
 MAX_COMMANDS = 8  # a claim's longer list of commands is shortened (_regenerate)
@@ -115,6 +116,9 @@ def render(repro, sections, figures, date=None):
     verdict = f'**{s.verdict}**' + (f': {s.reason}' if s.reason else '')
     lines.append(f'| [{s.key}](#{_anchor(s)}) | {_cell(s.title)} | {_cell(s.ours)} | '
                  f'{_cell(s.paper)} | {_cell(verdict, 400)} |')
+  lines += ['', '## Deviations from the paper', '',
+            '| what | the paper / the authors\' code | here | why |', '|---|---|---|---|']
+  lines += [f'| {" | ".join(_cell(x, 300) for x in row)} |' for row in paper.DEVIATIONS]
   for s in sections:
     lines += ['', f'<a id="{_anchor(s)}"></a>', f'## {s.key}. {s.title}', '',
               f'**Verdict: {s.verdict}.** {s.reason}', '',
