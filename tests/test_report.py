@@ -499,3 +499,29 @@ def test_publish_copies_the_report_and_small_files_without_machine_paths(full, t
   assert [r['eval']['test']['digit_accuracy'] for r in sorted(decu, key=lambda r: r['seed'])] \
       == NOMINAL['decu']
   assert str(root) not in open(os.path.join(out, 'reproduce.json')).read()
+
+
+def test_dose_response_tabulates_primary_effects_per_config(full, tmp_path):
+  from memrnn_tf.plots import dose_response as dose_plots
+  from memrnn_tf.reproduce import dose
+  from memrnn_tf.reproduce import publish
+  root, _ = full
+  dirs = []
+  for name, steps in (('cpu', 6000), ('paper_gru', 140000)):
+    out = str(tmp_path / name)
+    publish.publish(root, out)
+    runs = json.load(open(os.path.join(out, 'runs.json')))
+    for r in runs:
+      r['num_steps'] = steps
+    _write(os.path.join(out, 'runs.json'), runs)
+    dirs.append(out)
+  table = dose.write(dirs, str(tmp_path / 'dose'))
+  assert [r['steps'] for r in table['results']] == [6000, 140000]
+  claim3 = next(c for c in table['claims'] if c['key'] == '3')
+  report = {s['key']: s for s in json.load(open(os.path.join(root, 'report.json')))}
+  assert [p['estimate'] for p in claim3['points']] == [
+      report['3']['numbers']['primary estimate']] * 2
+  assert [p['verdict'] for p in claim3['points']] == ['reproduces'] * 2
+  text = open(str(tmp_path / 'dose' / 'dose_response.md')).read()
+  assert '| 3. DeCu extrapolates further than VoCu |' in text and '(6000 steps)' in text
+  assert os.path.exists(dose_plots.plot(str(tmp_path / 'dose')))
