@@ -21,6 +21,11 @@ between snapshots at curriculum changes and elsewhere, their ratio and a one-sid
 Mann-Whitney p.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import os
 
 from absl import app

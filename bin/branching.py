@@ -17,6 +17,11 @@ tests (Wilcoxon signed-rank, sign, sign-flip permutation) go to ``<out>/analysis
 ``<out>/figures`` (default --out: the runs' common parent).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import math
 import os
 

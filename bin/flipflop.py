@@ -8,6 +8,11 @@ Resumes from the last checkpoint in --workdir; results in <workdir>/analysis and
 <workdir>/figures.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

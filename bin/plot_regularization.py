@@ -8,6 +8,11 @@ targets, centre-of-mass targets) plus the networks before regularisation, the me
 slow-point speed of each arm in the legend. Prints the numbers as a table.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

@@ -6,6 +6,11 @@ Reads each --workdirs run's analysis/template_matching.json (bin/template_matchi
 config.json; one colour per cell. Prints the numbers as a table.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

@@ -14,6 +14,11 @@ reused: run the command again after an interruption, or to redraw the report. Ex
 code 1 if a stage failed (the report still says what is missing).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import sys
 
 from absl import app
