@@ -77,7 +77,7 @@ def main(argv):
             'refine_threshold': _THRESHOLD.value, 'refine_points': _POINTS.value,
             'max_replay_steps': None if _MAX_REPLAY.value < 0 else _MAX_REPLAY.value}
   for w in workdirs:
-    summary = backtrack.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
+    summary = multirun.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
         backtrack.backtrack, w, _DATA_DIR.value, **params), _REUSE.value,
                                None if _RECOMPUTE.value else params)
     plots.plot_run(w)

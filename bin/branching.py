@@ -64,7 +64,7 @@ def main(argv):
             'noise_scale': _NOISE.value, 'num_trials': _TRIALS.value,
             'max_iters': _MAX_ITERS.value}
   for w in workdirs:
-    summary = backtrack.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
+    summary = multirun.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
         branching.branching, w, _DATA_DIR.value, **params), _REUSE.value,
                                None if _RECOMPUTE.value else params)
     plots.plot_run(w)

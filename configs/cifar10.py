@@ -24,21 +24,18 @@ Variants (``--config=configs/cifar10.py:<variant>``):
 Settings under ``config.perf`` change speed only: a run may be resumed with other values.
 """
 
-import importlib.util
 import os
 
 import ml_collections
+
+from memrnn_tf import files
 
 
 def _mnist_module():
   # Loaded by path: config files are read by path too, and configs/ is not a package
   # on sys.path when a binary runs.
-  spec = importlib.util.spec_from_file_location(
-      'memrnn_configs_mnist', os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                           'mnist.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return files.load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist.py'),
+                           'memrnn_configs_mnist')
 
 _PAPER_STEPS = 200_000
 

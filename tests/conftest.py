@@ -22,7 +22,8 @@ sys.path.insert(0, REPO)
 
 
 # Made absolute now: tests run binaries with other working directories.
-DATA_DIR = os.path.abspath(os.environ['MEMRNN_DATA_DIR']) if os.environ.get('MEMRNN_DATA_DIR') else None
+DATA_DIR = (os.path.abspath(os.environ['MEMRNN_DATA_DIR']) if os.environ.get('MEMRNN_DATA_DIR')
+            else None)
 
 
 @pytest.fixture(scope='session')

@@ -14,6 +14,7 @@ from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
+from memrnn_tf.analysis import multirun
 from memrnn_tf.training import replay
 from memrnn_tf.training import trainer
 
@@ -270,10 +271,10 @@ def test_cached_reuses_a_result_only_with_the_same_parameters(tmp_path):
     return run
 
   params = {'max_iters': 100, 'refine': True}
-  assert backtrack.cached(workdir, 'x', compute(1), params=params)['params'] == params
-  assert backtrack.cached(workdir, 'x', compute(2), params=dict(params))['value'] == 1
+  assert multirun.cached(workdir, 'x', compute(1), params=params)['params'] == params
+  assert multirun.cached(workdir, 'x', compute(2), params=dict(params))['value'] == 1
   other = {'max_iters': 200, 'refine': True}
-  assert backtrack.cached(workdir, 'x', compute(3), params=other)['value'] == 3
-  assert backtrack.cached(workdir, 'x', compute(4), params=None)['value'] == 4  # --recompute
-  assert backtrack.cached(workdir, 'x', compute(5), reuse=True)['value'] == 4  # --reuse
+  assert multirun.cached(workdir, 'x', compute(3), params=other)['value'] == 3
+  assert multirun.cached(workdir, 'x', compute(4), params=None)['value'] == 4  # --recompute
+  assert multirun.cached(workdir, 'x', compute(5), reuse=True)['value'] == 4  # --reuse
   assert calls == [1, 3, 4]

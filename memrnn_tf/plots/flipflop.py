@@ -12,15 +12,14 @@ Nothing here recomputes the analysis: every array comes from the files written b
 """
 
 import itertools
-import json
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf.plots import common
-
-from memrnn_tf import errors  # noqa: E402  pylint: disable=g-import-not-at-top
 
 # Markers for 0, 1, 2, 3 unstable dimensions; more are red triangles labelled with the count.
 _FP_STYLE = {0: dict(marker='o', color='black', label='Fixed point (stable)'),
@@ -32,19 +31,16 @@ _MANY = dict(marker='^', color='red', label='Saddle (>3 unst dims)')
 
 def _load(workdir, name):
   path = os.path.join(workdir, 'analysis', name)
-  if not os.path.exists(path):
+  arrays = files.read_npz(path)
+  if arrays is None:
     raise errors.RunNotFoundError(f'{path} not found: run the analysis first (bin/flipflop.py '
                                   f'--workdir={workdir})')
-  with np.load(path) as d:
-    return {k: d[k] for k in d.files}
+  return arrays
 
 
 def _delay(workdir):
-  path = os.path.join(workdir, 'analysis', 'summary.json')
-  if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f).get('delay')
-  return None
+  summary = files.read_json(os.path.join(workdir, 'analysis', 'summary.json'))
+  return None if summary is None else summary.get('delay')
 
 
 def _corner_colours(targets):
