@@ -208,7 +208,8 @@ def _fake_run(root, name, arm, source, acc_after, speed_after, curriculum='decu'
 
 
 def test_regularization_figure_aggregates_mean_and_sem(tmp_path):
-  from memrnn_tf.plots import regularization
+  from memrnn_tf.analysis import regularization_summary as regularization
+  from memrnn_tf.plots import regularization as regularization_plots
   root = str(tmp_path)
   _fake_run(root, 'a_control', 'control', 'a', [0.9, 0.2], 1e-5)
   _fake_run(root, 'b_control', 'control', 'b', [0.8, 0.4], 1e-5)
@@ -221,5 +222,6 @@ def test_regularization_figure_aggregates_mean_and_sem(tmp_path):
   np.testing.assert_allclose(rows['control']['accuracy'], [0.85, 0.3])
   np.testing.assert_allclose(rows['control']['accuracy_sem'], [0.05, 0.1])  # sd/sqrt(2)
   np.testing.assert_allclose(rows['centres']['speed'], 1e-7)  # geometric mean
-  path = regularization.plot_regularization(workdirs, os.path.join(root, 'fig', 'r.png'))
+  numbers = regularization.write_summary(workdirs, os.path.join(root, 'fig', 'r.json'))
+  path = regularization_plots.plot_regularization(numbers, os.path.join(root, 'fig', 'r.png'))
   assert os.path.getsize(path) > 10_000

@@ -22,8 +22,8 @@ import numpy as np
 
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
-from memrnn_tf.plots import regularization as regularization_plots
-from memrnn_tf.plots import template_matching as tm_plots
+from memrnn_tf.analysis import regularization_summary
+from memrnn_tf.analysis import template_matching_summary
 from memrnn_tf.reproduce import paper
 
 REPRODUCES = 'reproduces'
@@ -668,11 +668,11 @@ def _template_matching(repro):
     return None, {}
   rows, numbers = [], {}
   for key, group in sorted(tables.items()):
-    delay = tm_plots.long_delay(group)  # the figure's delay too
+    delay = template_matching_summary.long_delay(group)  # the figure's delay too
     if delay is None:
       continue
     values = [t['correlations'][str(delay)]['spearman'] for t in group]
-    curve = tm_plots.aggregate(group, delay)
+    curve = template_matching_summary.aggregate(group, delay)
     i = curve['delays'].index(delay)
     at_delay, at_delay_sem = curve['accuracy'][i], curve['accuracy_sem'][i]
     null = 'n/a' if curve['null_answers'] is None else _pct(curve['null_answers'][i])
@@ -899,7 +899,7 @@ def regularization(repro):
     problems = [p for p in map(repro.problem, names) if p] or [
         'no regularisation stage in this variant (absent from reproduce.json)']
     return _inconclusive('9', title, paper_text, problems, repro, stages, rule)
-  groups = regularization_plots.load_runs(workdirs)
+  groups = regularization_summary.load_runs(workdirs)
   comps, numbers = [], {}
   at = lambda s, d: _value(((s.get('accuracy_at') or {}).get('after') or {}).get(str(d)))  # noqa
   for (cell, curriculum), arms in sorted(groups.items()):
@@ -929,7 +929,7 @@ def regularization(repro):
       numbers[f'{cell} {curriculum} control d=1000 mean'] = c['y'][0]
   verdict, reason = verdict_of(comps, settle='more networks per arm')
   rows = []
-  for (cell, curriculum), arm, a in regularization_plots.table(groups):
+  for (cell, curriculum), arm, a in regularization_summary.table(groups):
     acc = dict(zip(a['delays'], zip(a['accuracy'], a['accuracy_sem'])))
     rows.append([f'{cell} {curriculum}', arm, a['n'], _pct(a['nominal'], a['nominal_sem'])]
                 + [_pct(*acc[d]) if d in acc else 'n/a' for d in (100, 500, 1000)]
