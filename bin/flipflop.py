@@ -1,4 +1,4 @@
-r"""Trains, analyses and plots the (delayed) 3-bit flip-flop network of papers/003.
+r"""Trains, analyses and plots the (delayed) 3-bit flip-flop network of 003.
 
   python bin/flipflop.py --config=configs/flipflop.py:delay0 --workdir=runs/flipflop_delay0
   python bin/flipflop.py --config=configs/flipflop.py:delay8 --workdir=runs/flipflop_delay8 \

@@ -14,8 +14,8 @@ Variants (``--config=configs/cifar10.py:<variant>``):
   on 64 x 20 frames, so on 2 CPU cores it takes days; a job for a GPU (time there not
   measured yet). Paper: 66-72% test digit accuracy (89-95% train), on the full dataset.
 * ``cpu``: a reduced network (32 filters, dense 256, 128 units) for 3,000 steps of batch
-  32; about 8 minutes on 2 idle cores. On the 5,085-image offline subset
-  (``../shared/data/cifar10_subset.npz``) expect about 42-46% test digit accuracy and 100% null
+  32 (timings: benchmarks/NOTES.md). On the 5,085-image offline subset
+  (``cifar10_subset.npz``) expect about 42-46% test digit accuracy and 100% null
   accuracy for every curriculum: what the same front-end reaches as a feed-forward
   classifier of the clean images (``benchmarks/cifar_baseline.py``), so the subset, not
   memory, is the limit.

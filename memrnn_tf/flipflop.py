@@ -1,4 +1,4 @@
-"""``train_and_analyse(config, workdir)``: the (delayed) 3-bit flip-flop study (papers/003).
+"""``train_and_analyse(config, workdir)``: the (delayed) 3-bit flip-flop study (003).
 
 Layout of a workdir::
 

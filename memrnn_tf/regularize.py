@@ -16,11 +16,11 @@ with I the mean noise frame. Targets are recomputed from the current network eve
 warm-started from the previous targets. ``penalty=0`` is the control: the same extra steps
 without the term (no targets).
 
-Units and defaults (paper; ORIGINAL_CODE_FACTS.md):
+Units and defaults (000 section 8 and the authors' released code; docs/protocol.md):
 
 * ``penalty`` is the paper's lambda (1e-3 MNIST, 1e-2 CIFAR-10) in the authors' loss
   normalisation, a mean over batch, time steps and outputs. Our cross-entropy is summed
-  over time and outputs' one-hot (``training.losses.report_loss``), i.e. ``seq_len *
+  over time and outputs' one-hot (``models.losses.report_loss``), i.e. ``seq_len *
   num_outputs`` times theirs, so the model's ``speed_penalty`` is ``penalty * seq_len *
   num_outputs`` (220x for MNIST): the same balance of the two terms.
 * ``steps``: the paper's 5,000 extra steps after 140,000, scaled like the run's own

@@ -1,4 +1,4 @@
-"""The flip-flop study (papers/003): task, model, fixed-point analysis, binary end to end."""
+"""The flip-flop study (003): task, model, fixed-point analysis, binary end to end."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Figures of the flip-flop study (papers/003), drawn from ``workdir/analysis`` only.
+"""Figures of the flip-flop study (003), drawn from ``workdir/analysis`` only.
 
 Nothing here recomputes the analysis: every array comes from the files written by
 ``memrnn_tf.flipflop.analyse`` (the projections on principal components included).
@@ -50,7 +50,7 @@ def _corner_colours(targets):
 
 
 def plot_fixed_points(workdir, path=None):
-  """Test trajectory and fixed points in the first three PCs (papers/003 Figs. 2, 6).
+  """Test trajectory and fixed points in the first three PCs (003 Figs. 2, 6).
 
   Returns:
     The PNG path (default ``workdir/figures/fixed_points_pca.png``).
@@ -86,7 +86,7 @@ def plot_fixed_points(workdir, path=None):
 
 
 def plot_eigenvalues(workdirs, path, labels=None):
-  """Eigenvalues of W with the unit circle, one panel per workdir (papers/003 Fig. 4).
+  """Eigenvalues of W with the unit circle, one panel per workdir (003 Fig. 4).
 
   Args:
     workdirs: flip-flop run directories (e.g. the delay-0 and the delay-8 network).
