@@ -163,6 +163,7 @@ def test_stats_known_numbers():
 
 
 # --- on a trained smoke run -----------------------------------------------------------------
+@pytest.mark.slow
 def test_snapshots_hold_the_optimizer_and_replay_is_bit_exact(vocu_run):
   assert workdir_lib.snapshot_steps(vocu_run) == [0, 8, 16, 24]
   # The trainer saves Checkpoint(model=model); Keras models track their optimizer.
@@ -194,6 +195,7 @@ def _run_bin(*args):
                         text=True, timeout=1500)
 
 
+@pytest.mark.slow
 def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   first = str(tmp_path / 'runs' / 'vocu_a')
   other = str(tmp_path / 'runs' / 'vocu_b')
@@ -245,6 +247,7 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'branching.png')
 
 
+@pytest.mark.slow
 def test_binaries_reject_bad_input(tmp_path):
   out = _run_bin('bin/backtrack.py', f'--workdir={tmp_path}/missing')
   assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith('error: ')

@@ -74,6 +74,7 @@ def _train(penalty, targets, steps=10):
   return model, step
 
 
+@pytest.mark.slow
 def test_penalised_steps_lower_target_speed_and_refresh_after_tracing():
   rng = np.random.default_rng(1)
   targets = (rng.uniform(-0.8, 0.8, size=(5, 6)).astype(np.float32),
@@ -122,6 +123,7 @@ def _kwargs(data_dir):
               data_dir=data_dir)
 
 
+@pytest.mark.slow
 def test_regularize_smoke_run_end_to_end(source_run, tmp_path, data_dir):
   from memrnn_tf import regularize
   source = source_run
@@ -151,6 +153,7 @@ def test_regularize_smoke_run_end_to_end(source_run, tmp_path, data_dir):
     regularize.regularize(source, source, **kwargs)
 
 
+@pytest.mark.slow
 def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_path, data_dir,
                                                              monkeypatch):
   """A run that dies after its first refresh segment (checkpoint and targets of step 26

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from memrnn_tf import startup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +52,7 @@ def test_the_users_level_wins_and_importing_changes_nothing():
   assert proc.stdout.split() == ['0', '0', 'False'], proc.stderr
 
 
+@pytest.mark.slow
 def test_a_binary_prints_only_its_error_line():
   """A binary with no level set: TensorFlow loads (the binary imports it) and says nothing."""
   proc = subprocess.run(
