@@ -6,7 +6,7 @@ Trains the ``cpu`` config's conv front-end (``configs/cifar10.py:cpu``: 3 stride
 layers, dense layers) with a linear softmax readout directly on the clean training images
 (no stream, no delay, no noise), Adam at the config's learning rate and batch size, and
 prints train and test accuracy per seed. It tells how much of the delayed networks' test
-accuracy is limited by the images (e.g. the 5,085-image subset in ``../shared/data``)
+accuracy is limited by the images (e.g. the 5,085-image offline subset ``cifar10_subset.npz``)
 rather than by memory: a delayed network cannot classify better than this.
 """
 

@@ -9,7 +9,7 @@ For every cell and batch size it prints trials/s and steps/s for
 * ``e2e``: the training loop exactly as ``train_and_evaluate`` runs it, trials generated
   in-graph every step (noise generation included).
 
-FLOPs are counted honestly (TF_NOTES.md): forward ``T * 2 * (I + H) * G * H`` per trial
+FLOPs are counted honestly (the useful matmul work only): forward ``T * 2 * (I + H) * G * H`` per trial
 (G = 3 gates GRU, 4 LSTM), backward the weight gradients (same again) plus the gradient
 through the recurrence ``T * 2 * H * G * H``; no gradient w.r.t. the 785-wide input.
 Readout and elementwise work are not counted. Peak is the best rate of one 2048^3 float32

@@ -21,6 +21,11 @@ between snapshots at curriculum changes and elsewhere, their ratio and a one-sid
 Mann-Whitney p.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import os
 
 from absl import app
@@ -72,7 +77,7 @@ def main(argv):
             'refine_threshold': _THRESHOLD.value, 'refine_points': _POINTS.value,
             'max_replay_steps': None if _MAX_REPLAY.value < 0 else _MAX_REPLAY.value}
   for w in workdirs:
-    summary = backtrack.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
+    summary = multirun.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
         backtrack.backtrack, w, _DATA_DIR.value, **params), _REUSE.value,
                                None if _RECOMPUTE.value else params)
     plots.plot_run(w)

@@ -17,6 +17,11 @@ tests (Wilcoxon signed-rank, sign, sign-flip permutation) go to ``<out>/analysis
 ``<out>/figures`` (default --out: the runs' common parent).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import math
 import os
 
@@ -59,7 +64,7 @@ def main(argv):
             'noise_scale': _NOISE.value, 'num_trials': _TRIALS.value,
             'max_iters': _MAX_ITERS.value}
   for w in workdirs:
-    summary = backtrack.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
+    summary = multirun.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
         branching.branching, w, _DATA_DIR.value, **params), _REUSE.value,
                                None if _RECOMPUTE.value else params)
     plots.plot_run(w)

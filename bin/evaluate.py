@@ -3,6 +3,11 @@ r"""Evaluates a trained run: null and digit accuracy on train and test images.
   python bin/evaluate.py --workdir=runs/mnist_gru_decu_s0 [--checkpoint=STEP]
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import json
 
 from absl import app

@@ -3,6 +3,11 @@ r"""Exports a trained run as a SavedModel (reloadable without memrnn_tf).
   python bin/export.py --workdir=runs/mnist_gru_decu_s0 [--output=DIR] [--checkpoint=STEP]
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

@@ -17,6 +17,11 @@ Aggregate (mean +- SEM over the networks of each condition):
 up to 1,000 on 2 cores.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

@@ -22,6 +22,11 @@ out when the trigger arrives at the point, its probability, distance from the cl
 slowest time constant in steps (inf when |lambda| >= 1).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

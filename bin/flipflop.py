@@ -1,4 +1,4 @@
-r"""Trains, analyses and plots the (delayed) 3-bit flip-flop network of papers/003.
+r"""Trains, analyses and plots the (delayed) 3-bit flip-flop network of 003.
 
   python bin/flipflop.py --config=configs/flipflop.py:delay0 --workdir=runs/flipflop_delay0
   python bin/flipflop.py --config=configs/flipflop.py:delay8 --workdir=runs/flipflop_delay8 \
@@ -8,6 +8,11 @@ Resumes from the last checkpoint in --workdir; results in <workdir>/analysis and
 <workdir>/figures.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

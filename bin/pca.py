@@ -11,6 +11,11 @@ Runs without ``analysis/slowpoints.npz`` are drawn without slow points. About a 
 per GRU-200 run at 1,000 trials and delay 1,000 on 2 cores.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

@@ -6,10 +6,18 @@ Reads each --workdirs run's analysis/template_matching.json (bin/template_matchi
 config.json; one colour per cell. Prints the numbers as a table.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import os
+
 from absl import app
 from absl import flags
 
 from memrnn_tf import cli
+from memrnn_tf.analysis import template_matching_summary as summary_lib
 from memrnn_tf.plots import template_matching
 
 _WORKDIRS = flags.DEFINE_list('workdirs', None, 'Template-matching runs (globs allowed).',
@@ -18,9 +26,10 @@ _OUT = flags.DEFINE_string('out', None, 'Output .png.', required=True)
 
 
 def _main():
-  workdirs = template_matching.expand_workdirs(_WORKDIRS.value)
-  path = template_matching.plot_template_matching(workdirs, _OUT.value)
-  print(template_matching.format_table(template_matching.load_runs(workdirs)))
+  workdirs = summary_lib.expand_workdirs(_WORKDIRS.value)
+  numbers = summary_lib.write_summary(workdirs, os.path.splitext(_OUT.value)[0] + '.json')
+  path = template_matching.plot_template_matching(numbers, _OUT.value)
+  print(summary_lib.format_table(summary_lib.load_runs(workdirs)))
   print(f'wrote {path}')
 
 

@@ -15,6 +15,11 @@ analysis/slowpoints.json and analysis/regularization.json under --out; rerun the
 command to resume. Never writes into --workdir.
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

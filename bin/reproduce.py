@@ -18,6 +18,11 @@ directory such as results/<variant> (memrnn_tf/reproduce/publish.py). Exits with
 a stage failed (the report still says what is missing).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import sys
 
 from absl import app

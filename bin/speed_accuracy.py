@@ -15,6 +15,11 @@ condition mean +- SEM over networks. Writes ``<run>/analysis/speed_accuracy.json
 --protocol=tmax).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

@@ -16,6 +16,11 @@ with one thread per op). ``--ray_address=auto|host:port|local``: one Ray task pe
 ``config.resources`` (the root must be visible to every node at the same path).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import sys
 
 from absl import app

@@ -8,6 +8,11 @@ correlates it with the slow-point speed. Writes <workdir>/analysis/template_matc
 and prints the table (a few minutes on 2 cores for a GRU-200).
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

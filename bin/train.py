@@ -5,6 +5,11 @@ r"""Trains a delayed-classification network (resumes automatically from --workdi
       --workdir=runs/mnist_lstm_decu --config.learning_rate=5e-4
 """
 
+from memrnn_tf import startup
+
+startup.quiet_tensorflow()  # before anything imports TensorFlow
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 

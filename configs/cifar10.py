@@ -14,8 +14,8 @@ Variants (``--config=configs/cifar10.py:<variant>``):
   on 64 x 20 frames, so on 2 CPU cores it takes days; a job for a GPU (time there not
   measured yet). Paper: 66-72% test digit accuracy (89-95% train), on the full dataset.
 * ``cpu``: a reduced network (32 filters, dense 256, 128 units) for 3,000 steps of batch
-  32; about 8 minutes on 2 idle cores. On the 5,085-image offline subset
-  (``../shared/data/cifar10_subset.npz``) expect about 42-46% test digit accuracy and 100% null
+  32 (timings: benchmarks/NOTES.md). On the 5,085-image offline subset
+  (``cifar10_subset.npz``) expect about 42-46% test digit accuracy and 100% null
   accuracy for every curriculum: what the same front-end reaches as a feed-forward
   classifier of the clean images (``benchmarks/cifar_baseline.py``), so the subset, not
   memory, is the limit.
@@ -24,21 +24,18 @@ Variants (``--config=configs/cifar10.py:<variant>``):
 Settings under ``config.perf`` change speed only: a run may be resumed with other values.
 """
 
-import importlib.util
 import os
 
 import ml_collections
+
+from memrnn_tf import files
 
 
 def _mnist_module():
   # Loaded by path: config files are read by path too, and configs/ is not a package
   # on sys.path when a binary runs.
-  spec = importlib.util.spec_from_file_location(
-      'memrnn_configs_mnist', os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                           'mnist.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return files.load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist.py'),
+                           'memrnn_configs_mnist')
 
 _PAPER_STEPS = 200_000
 

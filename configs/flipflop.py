@@ -1,4 +1,4 @@
-r"""The (delayed) 3-bit flip-flop study of papers/003: vanilla tanh RNN of 100 units.
+r"""The (delayed) 3-bit flip-flop study of 003: vanilla tanh RNN of 100 units.
 
 Command (from the repository root):
 
@@ -41,7 +41,7 @@ def get_config(arg='delay8'):
   config.seed = 0
 
   # Task: pulses of +-1 with probability pulse_prob per channel and step (one every ~50
-  # steps, papers/003's "lambda = 50"); output = sign of the channel's last pulse,
+  # steps, 003's "lambda = 50"); output = sign of the channel's last pulse,
   # `delay` steps later. Training sequences of seq_len steps start from a zero state with
   # a random pulse on every channel at t = 0.
   config.task = ml_collections.ConfigDict(dict(

@@ -9,15 +9,14 @@ Variants (``--config=configs/mnist.py:<variant>``):
 
 * ``paper``: the protocol as the authors ran it: 140,000 Adam steps of batch 128 (their
   training script; the paper gives no batch size), lr 1e-4 divided by 10 at step 120,000
-  (appendix C.1 of 001), DeCu/VoCu boundaries of appendix C.1. About 2.7 hours per GRU-200
-  on 2 CPU cores; on a GPU: not measured yet. A job for a GPU or a
-  cluster. Paper: 96.5-97.3% test digit accuracy for DeCu, 93.8-95.2% for VoCu, 0% for
+  (appendix C.1 of 001), DeCu/VoCu boundaries of appendix C.1. Hours per GRU-200 on 2 CPU
+  cores (benchmarks/NOTES.md): a job for a GPU or a cluster. Paper: 96.5-97.3% test digit accuracy for DeCu, 93.8-95.2% for VoCu, 0% for
   naive training.
 * ``paper_batch1``: ``paper`` at batch 1. Earlier sessions ran this schedule when the
   batch size was believed to be 1; kept to regenerate those networks (BUILD_NOTES.md) and
-  to compare batch sizes at the paper's step count. Roughly 10 minutes on 2 idle cores.
+  to compare batch sizes at the paper's step count.
 * ``cpu``: the same schedule shape compressed into 6,000 steps of batch 128 (lr 1e-3);
-  about 8 minutes on 2 idle cores. Expected: >= 97% test digit accuracy for DeCu and VoCu
+  minutes on 2 cores (benchmarks/NOTES.md). Expected: >= 97% test digit accuracy for DeCu and VoCu
   with GRU or LSTM. Naive training stays at 0% digits only with the authors'
   sigmoid-squashed readout (``--config.model.readout_sigmoid=True``); with plain logits
   (the default) it learns the task too.
@@ -43,7 +42,7 @@ def get_config(arg='cpu'):
   config.num_classes = 10
   config.class_order = tuple(range(10))  # order in which VoCu introduces classes
 
-  # Task (ORIGINAL_CODE_FACTS.md): 20 frames, report >= 4 steps after the stimulus,
+  # Task (docs/protocol.md): 20 frames, report >= 4 steps after the stimulus,
   # report weight 1 + (T_max - 1) = 20.
   config.task = ml_collections.ConfigDict(dict(
       seq_len=20, t_max=20, min_delay=4, report_weight=20.0, noise_scale=1.0))

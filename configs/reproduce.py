@@ -63,7 +63,7 @@ def get_config(arg='smoke'):
 
   # Training: configs/sweep.py:<variant>_<study>, each grid under <root>/<study>.
   config.studies = 'mnist_gru,mnist_lstm,template_matching,cifar10'
-  # The flip-flop study (papers/003): configs/flipflop.py variants.
+  # The flip-flop study (003): configs/flipflop.py variants.
   config.flipflop = 'smoke' if smoke else 'delay0,delay8'
 
   # Extrapolation (000 Fig. 2; 001 noise and second retrieval) over the MNIST curricula.

@@ -13,8 +13,8 @@ Variants (``--config=configs/sweep.py:<variant>``):
   for tests. Accuracy ~0 (the networks are untrained).
 * ``gru_sigmoid``: 10 GRU-200 networks on the mnist ``cpu`` config with the authors'
   sigmoid readout, DeCu and VoCu x seeds 0-4, then ``extrapolate`` (delays
-  4-1000) and ``find_slowpoints`` on each. About 8-10 minutes per network on 2 cores
-  with 2 runs at a time, so ~1 hour; expected >= 95% test digit accuracy for each.
+  4-1000) and ``find_slowpoints`` on each, one run at a time on 2 cores (the default
+  ``--concurrency``: one run per two cores); expected >= 95% test digit accuracy for each.
 * ``gru_logits``: the same with plain logits (``model.readout_sigmoid=False``).
 * ``paper``: the paper's protocol, GRU and LSTM x naive / DeCu / VoCu x seeds 0-9
   (60 networks) on the mnist ``paper`` config, with the same post-steps: hours per

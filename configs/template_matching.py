@@ -21,17 +21,15 @@ Variants (``--config=configs/template_matching.py:<variant>``):
 * ``smoke``: a few steps of a tiny network, seconds; for tests only.
 """
 
-import importlib.util
 import os
+
+from memrnn_tf import files
 
 
 def _mnist_config(arg):
   # configs/ is not a package on every path: load the sibling file directly.
   path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mnist.py')
-  spec = importlib.util.spec_from_file_location('memrnn_configs_mnist', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return files.load_module(path, 'memrnn_configs_mnist').get_config(arg)
 
 
 def get_config(arg='cpu'):

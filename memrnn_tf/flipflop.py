@@ -1,4 +1,4 @@
-"""``train_and_analyse(config, workdir)``: the (delayed) 3-bit flip-flop study (papers/003).
+"""``train_and_analyse(config, workdir)``: the (delayed) 3-bit flip-flop study (003).
 
 Layout of a workdir::
 
@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import dynamics
 from memrnn_tf.analysis import slowpoints
@@ -346,12 +347,6 @@ def leading_complex_pairs(eigvals, imag_min=0.05, num=5):
 
 
 # --- the whole analysis ----------------------------------------------------------------------
-def _savez_atomic(path, **arrays):
-  with open(path + '.tmp', 'wb') as f:
-    np.savez(f, **arrays)
-  os.replace(path + '.tmp', path)
-
-
 def analyse(model, config, workdir):
   """Evaluation and analysis of a trained network; writes ``workdir/analysis``, eval.json.
 
@@ -371,7 +366,7 @@ def analyse(model, config, workdir):
                           jit_compile=bool(config.perf.jit_compile))
   evaluation = accuracy_stats(traj['outputs'], traj['targets'], traj['weights'])
   evaluation['num_pulses'] = int(np.sum(traj['inputs'] != 0))
-  workdir_lib.write_json_atomic(os.path.join(workdir, 'eval.json'), evaluation)
+  files.write_json(os.path.join(workdir, 'eval.json'), evaluation, sort_keys=True)
   logging.info('Test trajectories (%d x %d steps): bit accuracy %.4f, all-bits accuracy '
                '%.4f, mse %.4g', a.num_trajectories, a.trajectory_len,
                evaluation['bit_accuracy'], evaluation['step_accuracy'], evaluation['mse'])
@@ -379,7 +374,7 @@ def analyse(model, config, workdir):
   n = states.shape[-1]
   mean, comps, ratio = dynamics.pca(states.reshape(-1, n), min(int(a.num_pcs), n))
   shown = states[0, :int(a.plot_steps)]
-  _savez_atomic(os.path.join(out_dir, 'trajectories.npz'), pca_mean=mean, pca_components=comps,
+  files.write_npz(os.path.join(out_dir, 'trajectories.npz'), pca_mean=mean, pca_components=comps,
                 pca_explained=ratio, states=shown, projected=(shown - mean) @ comps.T,
                 outputs=traj['outputs'][0, :int(a.plot_steps)],
                 targets=traj['targets'][0, :int(a.plot_steps)],
@@ -400,7 +395,7 @@ def analyse(model, config, workdir):
                  'speed_median': float(np.nanmedian(search.speeds)),
                  'search_seconds': float(search.info.get('seconds', np.nan))}
   fixed.save(os.path.join(out_dir, 'fixed_points'), extra={'search': search_info})
-  _savez_atomic(os.path.join(out_dir, 'fixed_point_classes.npz'),
+  files.write_npz(os.path.join(out_dir, 'fixed_point_classes.npz'),
                 projected=(fixed.points - mean) @ comps.T if len(fixed) else
                 np.zeros([0, len(comps)]), **classes)
   timings['fixed_points_seconds'] = time.time() - start
@@ -413,7 +408,7 @@ def analyse(model, config, workdir):
   eig = sorted_eigenvalues(w)
   init_model = flipflop_models.create_model(config)  # same seed: the initial W
   eig0 = sorted_eigenvalues(init_model.recurrent_matrix.numpy())
-  _savez_atomic(os.path.join(out_dir, 'spectrum.npz'), eigvals=eig, initial_eigvals=eig0,
+  files.write_npz(os.path.join(out_dir, 'spectrum.npz'), eigvals=eig, initial_eigvals=eig0,
                 delay=np.asarray(delay))
   radius0 = float(np.abs(eig0).max())
   spectrum = {'leading_eigenvalues': [[float(z.real), float(z.imag)] for z in eig[:10]],
@@ -434,7 +429,7 @@ def analyse(model, config, workdir):
   else:
     s_mean, s_comps, s_ratio = np.zeros(n), np.zeros([k, n]), np.zeros(k)
     s_proj = on_traj = np.full((len(avg['times']), k), np.nan)
-  _savez_atomic(os.path.join(out_dir, 'triggered_average.npz'), times=avg['times'],
+  files.write_npz(os.path.join(out_dir, 'triggered_average.npz'), times=avg['times'],
                 mean_states=avg['mean_states'], mean_outputs=avg['mean_outputs'],
                 starts=avg['starts'], num_instances=np.asarray(avg['num_instances']),
                 pca_mean=s_mean, pca_components=s_comps, pca_explained=s_ratio,
@@ -447,7 +442,7 @@ def analyse(model, config, workdir):
              'triggered_average': {'num_instances': avg['num_instances'],
                                    'pca_explained': s_ratio.tolist()},
              'trajectory_pca_explained': ratio.tolist(), 'timings': timings}
-  workdir_lib.write_json_atomic(os.path.join(out_dir, 'summary.json'), summary)
+  files.write_json(os.path.join(out_dir, 'summary.json'), summary, sort_keys=True)
   return summary
 
 
@@ -473,7 +468,7 @@ def train_and_analyse(config, workdir):
   summary = analyse(model, config, workdir)
   summary['training'] = {**info, 'train_call_seconds': train_seconds}
   summary['timings']['analysis_seconds'] = time.time() - start
-  workdir_lib.write_json_atomic(os.path.join(workdir, 'analysis', 'summary.json'), summary)
+  files.write_json(os.path.join(workdir, 'analysis', 'summary.json'), summary, sort_keys=True)
   if config.plots:
     from memrnn_tf.plots import flipflop as flipflop_plots  # matplotlib only when plotting
     start = time.time()

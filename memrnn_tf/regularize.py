@@ -18,7 +18,7 @@ evaluated. Targets are fixed (computed once) unless ``refresh_every`` > 0, when 
 recomputed from the current network (warm-started first-order search). ``penalty=0`` is
 the control: the same extra steps without the term (no targets).
 
-Units and defaults (paper section 8 and the authors' released code):
+Units and defaults (000 section 8 and the authors' released code; docs/protocol.md):
 
 * ``penalty`` is the paper's lambda (1e-3 MNIST, 1e-2 CIFAR-10) in the authors' loss
   normalisation, a mean over batch, time steps and outputs. Our cross-entropy is summed

@@ -1,4 +1,8 @@
-"""Shared test set-up: no network, temporary Keras/matplotlib homes, the shared data dir."""
+"""Shared test set-up: no network, temporary Keras/matplotlib homes, the data directory.
+
+The tests read MNIST and the CIFAR-10 files from ``MEMRNN_DATA_DIR``, the variable README names
+for the package itself (read once here, before any test can change the environment).
+"""
 
 import os
 import sys
@@ -17,17 +21,16 @@ os.environ['MEMRNN_NO_DOWNLOAD'] = '1'
 sys.path.insert(0, REPO)
 
 
-def shared_data_dir():
-  return (os.environ.get('MEMRNN_TEST_DATA_DIR') or os.environ.get('MEMRNN_DATA_DIR') or
-          os.path.join(REPO, '..', 'shared', 'data'))
+# Made absolute now: tests run binaries with other working directories.
+DATA_DIR = (os.path.abspath(os.environ['MEMRNN_DATA_DIR']) if os.environ.get('MEMRNN_DATA_DIR')
+            else None)
 
 
 @pytest.fixture(scope='session')
 def data_dir():
-  path = os.path.abspath(shared_data_dir())
-  if not os.path.exists(os.path.join(path, 'mnist.npz')):
-    pytest.fail(f'mnist.npz not found in {path}: set MEMRNN_DATA_DIR')
-  return path
+  if DATA_DIR is None or not os.path.exists(os.path.join(DATA_DIR, 'mnist.npz')):
+    pytest.fail(f'mnist.npz not found in {DATA_DIR}: set MEMRNN_DATA_DIR to the data directory')
+  return DATA_DIR
 
 
 @pytest.fixture(scope='session')

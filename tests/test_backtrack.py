@@ -14,6 +14,7 @@ from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
+from memrnn_tf.analysis import multirun
 from memrnn_tf.training import replay
 from memrnn_tf.training import trainer
 
@@ -162,6 +163,7 @@ def test_stats_known_numbers():
 
 
 # --- on a trained smoke run -----------------------------------------------------------------
+@pytest.mark.slow
 def test_snapshots_hold_the_optimizer_and_replay_is_bit_exact(vocu_run):
   assert workdir_lib.snapshot_steps(vocu_run) == [0, 8, 16, 24]
   # The trainer saves Checkpoint(model=model); Keras models track their optimizer.
@@ -193,6 +195,7 @@ def _run_bin(*args):
                         text=True, timeout=1500)
 
 
+@pytest.mark.slow
 def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   first = str(tmp_path / 'runs' / 'vocu_a')
   other = str(tmp_path / 'runs' / 'vocu_b')
@@ -244,6 +247,7 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'branching.png')
 
 
+@pytest.mark.slow
 def test_binaries_reject_bad_input(tmp_path):
   out = _run_bin('bin/backtrack.py', f'--workdir={tmp_path}/missing')
   assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith('error: ')
@@ -270,10 +274,10 @@ def test_cached_reuses_a_result_only_with_the_same_parameters(tmp_path):
     return run
 
   params = {'max_iters': 100, 'refine': True}
-  assert backtrack.cached(workdir, 'x', compute(1), params=params)['params'] == params
-  assert backtrack.cached(workdir, 'x', compute(2), params=dict(params))['value'] == 1
+  assert multirun.cached(workdir, 'x', compute(1), params=params)['params'] == params
+  assert multirun.cached(workdir, 'x', compute(2), params=dict(params))['value'] == 1
   other = {'max_iters': 200, 'refine': True}
-  assert backtrack.cached(workdir, 'x', compute(3), params=other)['value'] == 3
-  assert backtrack.cached(workdir, 'x', compute(4), params=None)['value'] == 4  # --recompute
-  assert backtrack.cached(workdir, 'x', compute(5), reuse=True)['value'] == 4  # --reuse
+  assert multirun.cached(workdir, 'x', compute(3), params=other)['value'] == 3
+  assert multirun.cached(workdir, 'x', compute(4), params=None)['value'] == 4  # --recompute
+  assert multirun.cached(workdir, 'x', compute(5), reuse=True)['value'] == 4  # --reuse
   assert calls == [1, 3, 4]

@@ -90,6 +90,7 @@ def test_good_overrides_still_apply(tmp_path):
   assert proc.stdout.split() == ['lstm', '0.5']
 
 
+@pytest.mark.slow
 def test_train_binary_unknown_field_one_line(tmp_path):
   proc = _call(['--config.model.num_chains=2', f'--workdir={tmp_path / "run"}'], tmp_path,
                script=os.path.join(REPO, 'bin', 'train.py'))

@@ -11,6 +11,7 @@ from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
 
 
+@pytest.mark.slow
 def test_delay_curve_matches_explicit_sequences(mnist_arrays):
   task = tasks.DelayedClassification(mnist_arrays['x_test'][:500], mnist_arrays['y_test'][:500],
                                      0.1307, 0.30816)

@@ -1,4 +1,4 @@
-"""The flip-flop study (papers/003): task, model, fixed-point analysis, binary end to end."""
+"""The flip-flop study (003): task, model, fixed-point analysis, binary end to end."""
 
 import json
 import os
@@ -174,6 +174,7 @@ def _run(args, tmp_path, check=True):
   return proc
 
 
+@pytest.mark.slow
 def test_binary_trains_resumes_analyses_and_plots(tmp_path):
   workdir = tmp_path / 'run'
   _run([f'--workdir={workdir}', '--config.plots=False'], tmp_path)

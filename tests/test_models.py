@@ -155,6 +155,7 @@ def test_conv_frontend_shapes():
   assert model(x).shape == (2, 5, 11)
 
 
+@pytest.mark.slow
 def test_keras_fit_and_evaluate_use_custom_steps(mnist_arrays):
   from memrnn_tf.data import tasks
   task = tasks.DelayedClassification(mnist_arrays['x_test'][:300], mnist_arrays['y_test'][:300],

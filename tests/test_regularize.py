@@ -74,6 +74,7 @@ def _train(penalty, targets, steps=10):
   return model, step
 
 
+@pytest.mark.slow
 def test_penalised_steps_lower_target_speed_and_refresh_after_tracing():
   rng = np.random.default_rng(1)
   targets = (rng.uniform(-0.8, 0.8, size=(5, 6)).astype(np.float32),
@@ -132,6 +133,7 @@ def test_regularize_config_defaults_are_the_authors(source_run):
   assert r.penalty == 1e-3 and c.speed_penalty == pytest.approx(1e-3 * 10 * 11)
 
 
+@pytest.mark.slow
 def test_regularize_smoke_run_end_to_end(source_run, tmp_path, data_dir):
   from memrnn_tf import regularize
   source = source_run
@@ -168,6 +170,7 @@ def test_regularize_smoke_run_end_to_end(source_run, tmp_path, data_dir):
     regularize.regularize(source, source, **kwargs)
 
 
+@pytest.mark.slow
 def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_path, data_dir,
                                                              monkeypatch):
   """A run that dies after its first refresh segment (checkpoint and targets of step 26
@@ -228,7 +231,8 @@ def _fake_run(root, name, arm, source, acc_after, speed_after, curriculum='decu'
 
 
 def test_regularization_figure_aggregates_mean_and_sem(tmp_path):
-  from memrnn_tf.plots import regularization
+  from memrnn_tf.analysis import regularization_summary as regularization
+  from memrnn_tf.plots import regularization as regularization_plots
   root = str(tmp_path)
   _fake_run(root, 'a_control', 'control', 'a', [0.9, 0.2], 1e-5)
   _fake_run(root, 'b_control', 'control', 'b', [0.8, 0.4], 1e-5)
@@ -241,5 +245,6 @@ def test_regularization_figure_aggregates_mean_and_sem(tmp_path):
   np.testing.assert_allclose(rows['control']['accuracy'], [0.85, 0.3])
   np.testing.assert_allclose(rows['control']['accuracy_sem'], [0.05, 0.1])  # sd/sqrt(2)
   np.testing.assert_allclose(rows['centres']['speed'], 1e-7)  # geometric mean
-  path = regularization.plot_regularization(workdirs, os.path.join(root, 'fig', 'r.png'))
+  numbers = regularization.write_summary(workdirs, os.path.join(root, 'fig', 'r.json'))
+  path = regularization_plots.plot_regularization(numbers, os.path.join(root, 'fig', 'r.png'))
   assert os.path.getsize(path) > 10_000

@@ -158,6 +158,7 @@ def test_unknown_stage_pattern_is_an_error(tmp_path):
     pipeline.run_pipeline(_config('smoke'), str(tmp_path), ['train_nothing'], report=False)
 
 
+@pytest.mark.slow
 def test_binary_rejects_an_unknown_stage_in_one_line(tmp_path, data_dir):
   proc = _reproduce(str(tmp_path / 'r'), data_dir, '--stages=train_nothing')
   assert proc.returncode == 1 and 'Traceback' not in proc.stderr
@@ -173,6 +174,7 @@ def _reproduce(root, data_dir, *flags):
   return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
 
 
+@pytest.mark.slow
 def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun(
     tmp_path, data_dir):
   root = str(tmp_path / 'repro')

@@ -16,18 +16,9 @@ MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def _shared_dir():
-  path = os.environ.get('MEMRNN_TEST_DATA_DIR') or os.path.join(
-      os.path.dirname(__file__), '..', '..', 'shared', 'data')
-  path = os.path.abspath(path)
-  if not os.path.isfile(os.path.join(path, 'mnist.npz')):
-    pytest.fail(f'mnist.npz not found in {path}: set MEMRNN_TEST_DATA_DIR')
-  return path
-
-
 @pytest.fixture(name='shared')
-def fixture_shared():
-  return _shared_dir()
+def fixture_shared(data_dir):
+  return data_dir
 
 
 @pytest.fixture(name='keras_home')

@@ -107,24 +107,26 @@ def _fake_analysis(root, name, cell, accuracy, speeds, class_acc, rho):
 
 
 def test_template_matching_figure_aggregates_per_cell(tmp_path):
+  from memrnn_tf.analysis import template_matching_summary as tm_summary
   from memrnn_tf.plots import template_matching as tm_plots
   root = str(tmp_path)
   _fake_analysis(root, 'gru_s0', 'gru', [0.97, 0.6], [1e-6, 1e-4], [0.8, 0.4], -1.0)
   _fake_analysis(root, 'gru_s1', 'gru', [0.95, 0.8], [1e-5, 1e-3], [0.9, 0.7], 0.5)
   _fake_analysis(root, 'lstm_s0', 'lstm', [0.99, 0.9], [1e-7, 1e-6], [0.9, 0.9], 0.2)
-  workdirs = tm_plots.expand_workdirs([os.path.join(root, '*'), os.path.join(root, 'none')])
-  groups = tm_plots.load_runs(workdirs)
+  workdirs = tm_summary.expand_workdirs([os.path.join(root, '*'), os.path.join(root, 'none')])
+  groups = tm_summary.load_runs(workdirs)
   assert sorted(groups) == ['gru', 'lstm'] and len(groups['gru']) == 2
-  gru = tm_plots.aggregate(groups['gru'])
+  gru = tm_summary.aggregate(groups['gru'])
   assert gru['delay'] == 1000 and gru['n'] == 2
   np.testing.assert_allclose(gru['accuracy'], [0.96, 0.7])
   np.testing.assert_allclose(gru['accuracy_sem'], [0.01, 0.1])  # sd / sqrt(2)
   np.testing.assert_allclose([gru['spearman_mean'], gru['spearman_sem']], [-0.25, 0.75])
   np.testing.assert_allclose(gru['log10_speed'], [-6, -4, -5, -3])
   np.testing.assert_allclose(gru['class_accuracy'], [0.8, 0.4, 0.9, 0.7])
-  assert np.isnan(tm_plots.aggregate(groups['lstm'])['spearman_sem'])  # one network
-  assert 'Spearman rho at d=1000: -0.25+-0.75' in tm_plots.format_table(groups)
-  path = tm_plots.plot_template_matching(workdirs, os.path.join(root, 'fig', 'tm.png'))
+  assert np.isnan(tm_summary.aggregate(groups['lstm'])['spearman_sem'])  # one network
+  assert 'Spearman rho at d=1000: -0.25+-0.75' in tm_summary.format_table(groups)
+  numbers = tm_summary.write_summary(workdirs, os.path.join(root, 'fig', 'tm.json'))
+  path = tm_plots.plot_template_matching(numbers, os.path.join(root, 'fig', 'tm.png'))
   assert os.path.getsize(path) > 10_000
 
 
@@ -158,7 +160,7 @@ def test_delay_curve_scores_and_counts_answers(arrays):
 
 
 def test_template_matching_binary_and_figure_end_to_end(tmp_path, data_dir):
-  from memrnn_tf.plots import template_matching as tm_plots
+  from memrnn_tf.analysis import template_matching_summary as tm_summary
   from memrnn_tf.training import trainer
   workdir = str(tmp_path / 'tm_smoke')
   config = template_matching.get_config('smoke')
@@ -186,4 +188,4 @@ def test_template_matching_binary_and_figure_end_to_end(tmp_path, data_dir):
                         capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert os.path.getsize(figure) > 10_000
-  assert proc.stdout.startswith(tm_plots.format_table(tm_plots.load_runs([workdir])))
+  assert proc.stdout.startswith(tm_summary.format_table(tm_summary.load_runs([workdir])))

@@ -22,15 +22,14 @@ by ``aggregate`` into ``<out>/analysis/backtrack.json`` (mean +- SEM per curricu
 """
 
 import dataclasses
-import json
 import os
 
 from absl import logging
 import numpy as np
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
-from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.analysis import stats
@@ -360,54 +359,23 @@ def _summarise(workdir, config, result, coarse, refinement, tol, merge_tol, writ
   }
   if write:
     out = os.path.join(workdir, 'analysis', NAME)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
     arrays = {f.name: getattr(result, f.name) for f in dataclasses.fields(Track)}
     arrays.update({f'coarse_{f.name}': getattr(coarse, f.name)
                    for f in dataclasses.fields(Track) if f.name not in ('points', 'xi')})
     arrays['is_snapshot'] = snap
-    with open(out + '.npz.tmp', 'wb') as f:
-      np.savez_compressed(f, **arrays)
-    os.replace(out + '.npz.tmp', out + '.npz')
-    workdir_lib.write_json_atomic(out + '.json', summary)
+    files.write_npz(out + '.npz', compressed=True, **arrays)
+    files.write_json(out + '.json', summary, sort_keys=True)
     logging.info('Wrote %s.json', out)
   return summary
 
 
 # --- several runs -------------------------------------------------------------------------
-def cached(workdir, name, compute, reuse=False, params=None):
-  """``compute()``, or the saved ``<workdir>/analysis/<name>.json``.
-
-  Args:
-    workdir, name: the run and the result's name.
-    compute: ``() -> summary dict``; it writes the result file itself.
-    reuse: keep an existing file whatever it was computed with.
-    params: ``None``, or the dict of parameters of this request: an existing file computed
-      with the same ones (its ``params`` entry) is kept, and a new result records them.
-  """
-  if reuse:
-    saved = multirun.read_result(workdir, name)
-    if saved is not None:
-      return saved
-  path = multirun.result_path(workdir, name)
-  if params is not None:
-    saved = multirun.load_if_matches(workdir, name, {'params': params})
-    if saved is not None:
-      logging.info('%s: reusing %s (same parameters)', workdir, path)
-      return saved
-  summary = compute()
-  if params is not None:
-    summary['params'] = params
-    workdir_lib.write_json_atomic(path, summary)
-  return summary
-
-
 def load(workdir):
   """``(summary, arrays)`` of a run's saved backtrack."""
   path = os.path.join(workdir, 'analysis', NAME)
-  with open(path + '.json') as f:
-    summary = json.load(f)
-  with np.load(path + '.npz') as d:
-    arrays = {k: d[k] for k in d.files}
+  summary, arrays = files.read_json(path + '.json'), files.read_npz(path + '.npz')
+  if summary is None or arrays is None:
+    raise FileNotFoundError(f'{path}.json/.npz not found or unreadable: run bin/backtrack.py')
   return summary, arrays
 
 
@@ -460,9 +428,6 @@ def aggregate(workdirs, out, write=True):
     npz[f'{cur}_sem'] = sem
   if write:
     path = os.path.join(out, 'analysis', NAME)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + '.npz.tmp', 'wb') as f:
-      np.savez(f, **npz)
-    os.replace(path + '.npz.tmp', path + '.npz')
-    workdir_lib.write_json_atomic(path + '.json', result)
+    files.write_npz(path + '.npz', **npz)
+    files.write_json(path + '.json', result, sort_keys=True)
   return result

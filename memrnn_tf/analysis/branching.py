@@ -24,7 +24,6 @@ of several runs: the paired test of delta_spawner against delta_others (Wilcoxon
 signed-rank, sign test, sign-flip permutation test; one-sided, spawner declines more).
 """
 
-import json
 import math
 import os
 
@@ -32,6 +31,7 @@ from absl import logging
 import numpy as np
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import backtrack as bt
 from memrnn_tf.analysis import stats
@@ -265,7 +265,6 @@ def _pool(events):
 
 
 def _write(path, summary):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
   events = summary['events']
   arrays = {'delta_spawner': np.asarray([e['delta_spawner'] for e in events], np.float64),
             'delta_others': np.asarray([np.nan if e['delta_others'] is None else
@@ -273,16 +272,18 @@ def _write(path, summary):
             'tau': np.asarray([e['tau'] for e in events], np.int64),
             'new_class': np.asarray([e['new_class'] for e in events], np.int64),
             'spawner': np.asarray([e['spawner'] for e in events], np.int64)}
-  with open(path + '.npz.tmp', 'wb') as f:
-    np.savez(f, **arrays)
-  os.replace(path + '.npz.tmp', path + '.npz')
-  workdir_lib.write_json_atomic(path + '.json', summary)
+  files.write_npz(path + '.npz', **arrays)
+  files.write_json(path + '.json', summary, sort_keys=True)
   logging.info('Wrote %s.json', path)
 
 
 def load(workdir):
-  with open(os.path.join(workdir, 'analysis', NAME + '.json')) as f:
-    return json.load(f)
+  """The run's saved ``analysis/branching.json``."""
+  path = os.path.join(workdir, 'analysis', NAME + '.json')
+  summary = files.read_json(path)
+  if summary is None:
+    raise FileNotFoundError(f'{path} not found or unreadable: run bin/branching.py')
+  return summary
 
 
 def aggregate(workdirs, out, write=True):

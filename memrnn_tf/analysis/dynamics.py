@@ -1,10 +1,10 @@
 """Low-dimensional views of hidden-state dynamics shared by every study of the package.
 
 * ``pca``: principal components of states (the PCA clouds of paper Fig. 3, the flip-flop
-  fixed-point views of papers/003 Figs. 2 and 6).
+  fixed-point views of 003 Figs. 2 and 6).
 * ``project``: states on fitted components.
 * ``triggered_average``: states averaged around every clean instance of an output switch
-  (papers/003 Fig. 3).
+  (003 Fig. 3).
 """
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Extrapolation: accuracy at delays and noise beyond training (paper Fig. 2, paper 001
 Fig. 2 and tables 5-6).
 
-The authors never released their long-delay script (ORIGINAL_CODE_FACTS.md), so the delay
+The authors never released their long-delay script (docs/protocol.md), so the delay
 protocol is open to two readings; both are offered:
 
 * ``'fixed'``: every trial shows the image at ``t_s = 0`` and the trigger at ``t_a = d``

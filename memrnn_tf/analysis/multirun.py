@@ -17,12 +17,12 @@ Conventions shared by every analysis binary (``bin/extrapolate.py``, ``bin/pca.p
 """
 
 import glob
-import json
 import os
 
-import numpy as np
+from absl import logging
 
 from memrnn_tf import errors
+from memrnn_tf import files
 
 
 def expand_workdirs(workdir=None, workdirs=None):
@@ -69,8 +69,10 @@ def workdirs_with(patterns, relpath):
 
 def read_config(workdir):
   """The run's ``config.json`` as a plain dict."""
-  with open(os.path.join(workdir, 'config.json')) as f:
-    return json.load(f)
+  config = files.read_json(os.path.join(workdir, 'config.json'))
+  if config is None:
+    raise errors.MemrnnError(f'{workdir}/config.json is missing or not valid JSON')
+  return config
 
 
 def condition(workdir):
@@ -111,79 +113,51 @@ def write_result(directory, name, result, arrays=None):
     The JSON path.
   """
   path = result_path(directory, name)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
   if arrays:
-    with open(path[:-5] + '.npz.tmp', 'wb') as f:
-      np.savez(f, **arrays)
-    os.replace(path[:-5] + '.npz.tmp', path[:-5] + '.npz')
-  text = json.dumps(_jsonable(result), indent=1, allow_nan=False)
-  with open(path + '.tmp', 'w') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
-  return path
-
-
-def _jsonable(x):
-  """Plain Python containers and scalars, NaN/inf as None."""
-  if isinstance(x, dict):
-    return {k: _jsonable(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [_jsonable(v) for v in x]
-  if isinstance(x, np.ndarray):
-    return _jsonable(x.tolist())
-  if isinstance(x, np.generic):
-    x = x.item()
-  if isinstance(x, float) and not np.isfinite(x):
-    return None
-  return x
+    files.write_npz(result_path(directory, name, 'npz'), **arrays)
+  return files.write_json(path, result, indent=1, nan_as_null=True)
 
 
 def read_result(directory, name):
   """``analysis/<name>.json`` as a dict, or None when absent."""
-  path = result_path(directory, name)
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
+  return files.read_json(result_path(directory, name))
 
 
 def read_arrays(directory, name):
   """``analysis/<name>.npz`` as a dict of arrays, or None when absent."""
-  path = result_path(directory, name, 'npz')
-  if not os.path.exists(path):
-    return None
-  with np.load(path) as d:
-    return {k: d[k] for k in d.files}
+  return files.read_npz(result_path(directory, name, 'npz'))
 
 
 def load_if_matches(directory, name, params, defaults=None):
-  """A saved result whose recorded ``params`` equal the requested ones, else None.
+  """``files.load_if_matches`` on the run's ``analysis/<name>.json``."""
+  return files.load_if_matches(result_path(directory, name), params, defaults)
+
+
+def cached(workdir, name, compute, reuse=False, params=None):
+  """``compute()``, or the saved ``<workdir>/analysis/<name>.json``.
 
   Args:
-    directory: run directory.
-    name: result name (``analysis/<name>.json``).
-    params: dict of parameters the result must have been computed with; a value that is
-      a callable ``f(saved_value) -> bool`` accepts any saved value it approves (e.g. a
-      superset of the requested delays).
-    defaults: values assumed for keys missing from older files.
+    workdir, name: the run and the result's name.
+    compute: ``() -> summary dict``; it writes the result file itself.
+    reuse: keep an existing file whatever it was computed with.
+    params: ``None``, or the dict of parameters of this request: an existing file computed
+      with the same ones (its ``params`` entry) is kept, and a new result records them.
   """
-  saved = read_result(directory, name)
-  if saved is None:
-    return None
-  for key, want in params.items():
-    have = saved.get(key, (defaults or {}).get(key))
-    ok = want(have) if callable(want) else _same(have, want)
-    if not ok:
-      return None
-  return saved
-
-
-def _same(a, b):
-  if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-    return a is not None and b is not None and list(a) == list(b)
-  if isinstance(a, float) or isinstance(b, float):
-    return a is not None and b is not None and np.isclose(float(a), float(b))
-  return a == b
+  if reuse:
+    saved = read_result(workdir, name)
+    if saved is not None:
+      return saved
+  path = result_path(workdir, name)
+  if params is not None:
+    saved = load_if_matches(workdir, name, {'params': params})
+    if saved is not None:
+      logging.info('%s: reusing %s (same parameters)', workdir, path)
+      return saved
+  summary = compute()
+  if params is not None:
+    summary['params'] = params
+    files.write_json(path, summary, sort_keys=True)
+  return summary
 
 
 class SelectionFlags:

@@ -26,6 +26,7 @@ from scipy import stats
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import tasks
@@ -182,7 +183,7 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
                       'accuracy': curve['per_class'][:, c].tolist()}
                      for c in range(task.num_classes)],
          'correlations': correlations}
-  os.makedirs(os.path.join(workdir, 'analysis'), exist_ok=True)
-  workdir_lib.write_json_atomic(os.path.join(workdir, 'analysis', 'template_matching.json'), out)
-  logging.info('Wrote %s', os.path.join(workdir, 'analysis', 'template_matching.json'))
+  path = files.write_json(os.path.join(workdir, 'analysis', 'template_matching.json'), out,
+                          sort_keys=True)
+  logging.info('Wrote %s', path)
   return out

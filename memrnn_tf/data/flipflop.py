@@ -1,4 +1,4 @@
-"""The (delayed) N-bit flip-flop task (papers/003, after Sussillo & Barak 2013), vectorised.
+"""The (delayed) N-bit flip-flop task (003, after Sussillo & Barak 2013), vectorised.
 
 Every channel ``c`` of the input receives pulses of +1 or -1 at random times and is 0
 otherwise: at every step a channel pulses with probability ``pulse_prob`` (a Bernoulli
@@ -37,7 +37,7 @@ class FlipFlopTask:
     num_bits: number of independent channels (inputs = outputs = ``num_bits``).
     seq_len: steps per trial.
     pulse_prob: probability that a channel pulses at a given step.
-    delay: steps between a pulse and the change of the output (papers/003: 0 and 8).
+    delay: steps between a pulse and the change of the output (003: 0 and 8).
     initial_pulse: force a random pulse on every channel at ``t = 0``.
   """
   num_bits: int = 3

@@ -36,7 +36,7 @@ DATASETS = ('mnist', 'cifar10')
 SPLITS = ('train', 'test')
 
 _NUM_CLASSES = 10
-# Noise statistics of the task (ORIGINAL_CODE_FACTS.md) and image shapes.
+# Noise statistics of the task (001 appendix C; docs/protocol.md) and image shapes.
 _INFO = {
     'mnist': dict(mean=0.1307, std=0.30816, shape=(28, 28, 1)),
     'cifar10': dict(mean=0.4734, std=0.2517, shape=(32, 32, 3)),

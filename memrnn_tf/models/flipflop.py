@@ -1,4 +1,4 @@
-"""The vanilla tanh RNN of papers/003 for the (delayed) flip-flop task.
+"""The vanilla tanh RNN of 003 for the (delayed) flip-flop task.
 
   S(t) = tanh(W S(t-1) + W_in X(t)),    Y(t) = tanh(W_out S(t))
 
@@ -38,7 +38,7 @@ BPTT_MODES = ('sliding', 'windows')
 
 
 class FlipFlopCell(cells_lib.SimpleRNNCell):
-  """``SimpleRNNCell`` with papers/003's weights: no bias, fixed input weights.
+  """``SimpleRNNCell`` with 003's weights: no bias, fixed input weights.
 
   ``kernel`` (``W_in.T``, ``[input_dim, units]``) is uniform in +-1/sqrt(input_dim) and
   not trainable; ``recurrent_kernel`` (``W.T``) is uniform in +-1/sqrt(units) and
@@ -62,7 +62,7 @@ class FlipFlopCell(cells_lib.SimpleRNNCell):
 
 
 class FlipFlopRNN(keras.Model):
-  """Vanilla RNN with a tanh readout, trained by truncated BPTT (papers/003).
+  """Vanilla RNN with a tanh readout, trained by truncated BPTT (003).
 
   Batches are dicts from ``memrnn_tf.data.flipflop.FlipFlopTask.sample`` (``inputs``,
   ``targets``, ``weights``, all ``[B, T, num_bits]``) or tuples

@@ -9,21 +9,20 @@
   run and their mean +- SEM.
 """
 
-import json
 import os
 
 from matplotlib.figure import Figure
 import numpy as np
 
+from memrnn_tf import files
+
 
 def _read(directory, name):
   path = os.path.join(directory, 'analysis', name)
-  if not os.path.exists(path + '.json'):
+  summary, arrays = files.read_json(path + '.json'), files.read_npz(path + '.npz')
+  if summary is None or arrays is None:
     raise FileNotFoundError(f'{path}.json not found: run bin/{name}.py first')
-  with open(path + '.json') as f:
-    summary = json.load(f)
-  with np.load(path + '.npz') as d:
-    return summary, {k: d[k] for k in d.files}
+  return summary, arrays
 
 
 def _save(fig, directory, name):

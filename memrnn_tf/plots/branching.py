@@ -11,21 +11,21 @@
   delta_others with the paired tests (Fig. 5E / 8).
 """
 
-import json
 import os
 
 from matplotlib.figure import Figure
 import numpy as np
 
+from memrnn_tf import files
 from memrnn_tf.plots import backtrack as bt_plots
 
 
 def _read(directory):
   path = os.path.join(directory, 'analysis', 'branching.json')
-  if not os.path.exists(path):
+  summary = files.read_json(path)
+  if summary is None:
     raise FileNotFoundError(f'{path} not found: run bin/branching.py first')
-  with open(path) as f:
-    return json.load(f)
+  return summary
 
 
 def plot_run(workdir):

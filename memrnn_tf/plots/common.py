@@ -1,6 +1,5 @@
 """Helpers shared by the figure modules: the Agg backend, saving, reading results."""
 
-import json
 import os
 
 import matplotlib
@@ -8,6 +7,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
+
+from memrnn_tf import files  # noqa: E402  pylint: disable=g-import-not-at-top
 
 CHANCE = 0.1  # ten classes
 
@@ -23,19 +24,19 @@ def save(fig, path):
 def read_json(directory, name, command):
   """``<directory>/analysis/<name>.json``; FileNotFoundError naming ``command`` if absent."""
   path = os.path.join(directory, 'analysis', f'{name}.json')
-  if not os.path.exists(path):
+  result = files.read_json(path)
+  if result is None:
     raise FileNotFoundError(f'{path} not found: run {command} first')
-  with open(path) as f:
-    return json.load(f)
+  return result
 
 
 def read_npz(directory, name, command):
   """``<directory>/analysis/<name>.npz`` as a dict of arrays."""
   path = os.path.join(directory, 'analysis', f'{name}.npz')
-  if not os.path.exists(path):
+  arrays = files.read_npz(path)
+  if arrays is None:
     raise FileNotFoundError(f'{path} not found: run {command} first')
-  with np.load(path) as d:
-    return {k: d[k] for k in d.files}
+  return arrays
 
 
 def figure_path(directory, name):

@@ -10,12 +10,12 @@
 """
 
 import glob
-import json
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from memrnn_tf import files
 from memrnn_tf.plots import common
 
 _COMMAND = 'python bin/extrapolate.py --workdirs=...'
@@ -106,15 +106,14 @@ def plot_per_class(out_dir, path=None):
 def plot_run(workdir, path=None):
   """The delay curves of one run (every ``analysis/extrapolation*.json`` except the
   summary), overall and per class."""
-  files = sorted(f for f in glob.glob(os.path.join(workdir, 'analysis', 'extrapolation*.json'))
+  paths = sorted(f for f in glob.glob(os.path.join(workdir, 'analysis', 'extrapolation*.json'))
                  if not f.endswith('_summary.json'))
-  if not files:
+  if not paths:
     raise FileNotFoundError(f'no analysis/extrapolation*.json in {workdir}: run python '
                             f'bin/extrapolate.py --workdir={workdir} first')
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-  for f in files:
-    with open(f) as fh:
-      r = json.load(fh)
+  for f in paths:
+    r = files.read_json(f)
     name = os.path.basename(f)[:-5]
     _curve(axes[0], r['delays'], r['accuracy'], None, name)
     if name == 'extrapolation':

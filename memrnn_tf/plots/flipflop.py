@@ -1,4 +1,4 @@
-"""Figures of the flip-flop study (papers/003), drawn from ``workdir/analysis`` only.
+"""Figures of the flip-flop study (003), drawn from ``workdir/analysis`` only.
 
 Nothing here recomputes the analysis: every array comes from the files written by
 ``memrnn_tf.flipflop.analyse`` (the projections on principal components included).
@@ -12,15 +12,14 @@ Nothing here recomputes the analysis: every array comes from the files written b
 """
 
 import itertools
-import json
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf.plots import common
-
-from memrnn_tf import errors  # noqa: E402  pylint: disable=g-import-not-at-top
 
 # Markers for 0, 1, 2, 3 unstable dimensions; more are red triangles labelled with the count.
 _FP_STYLE = {0: dict(marker='o', color='black', label='Fixed point (stable)'),
@@ -32,19 +31,16 @@ _MANY = dict(marker='^', color='red', label='Saddle (>3 unst dims)')
 
 def _load(workdir, name):
   path = os.path.join(workdir, 'analysis', name)
-  if not os.path.exists(path):
+  arrays = files.read_npz(path)
+  if arrays is None:
     raise errors.RunNotFoundError(f'{path} not found: run the analysis first (bin/flipflop.py '
                                   f'--workdir={workdir})')
-  with np.load(path) as d:
-    return {k: d[k] for k in d.files}
+  return arrays
 
 
 def _delay(workdir):
-  path = os.path.join(workdir, 'analysis', 'summary.json')
-  if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f).get('delay')
-  return None
+  summary = files.read_json(os.path.join(workdir, 'analysis', 'summary.json'))
+  return None if summary is None else summary.get('delay')
 
 
 def _corner_colours(targets):
@@ -54,7 +50,7 @@ def _corner_colours(targets):
 
 
 def plot_fixed_points(workdir, path=None):
-  """Test trajectory and fixed points in the first three PCs (papers/003 Figs. 2, 6).
+  """Test trajectory and fixed points in the first three PCs (003 Figs. 2, 6).
 
   Returns:
     The PNG path (default ``workdir/figures/fixed_points_pca.png``).
@@ -90,7 +86,7 @@ def plot_fixed_points(workdir, path=None):
 
 
 def plot_eigenvalues(workdirs, path, labels=None):
-  """Eigenvalues of W with the unit circle, one panel per workdir (papers/003 Fig. 4).
+  """Eigenvalues of W with the unit circle, one panel per workdir (003 Fig. 4).
 
   Args:
     workdirs: flip-flop run directories (e.g. the delay-0 and the delay-8 network).

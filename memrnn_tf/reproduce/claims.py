@@ -12,9 +12,9 @@ import os
 
 import numpy as np
 
+from memrnn_tf.analysis import regularization_summary
 from memrnn_tf.analysis import stats
-from memrnn_tf.plots import regularization as regularization_plots
-from memrnn_tf.plots import template_matching as tm_plots
+from memrnn_tf.analysis import template_matching_summary
 from memrnn_tf.reproduce import inputs
 from memrnn_tf.reproduce import paper
 from memrnn_tf.reproduce import plan
@@ -440,11 +440,11 @@ def _template_matching(repro):
     tables = [t for t, _ in items if t and t.get('correlations')]
     if not tables:
       continue
-    delay = tm_plots.long_delay(tables)
+    delay = template_matching_summary.long_delay(tables)
     if delay is None:
       continue
     rhos = [t['correlations'][str(delay)]['spearman'] for t in tables]
-    curve = tm_plots.aggregate(tables, delay)
+    curve = template_matching_summary.aggregate(tables, delay)
     i = curve['delays'].index(delay)
     nominal = [(inputs.evaluation(w) or {}).get('test', {}).get('digit_accuracy', np.nan)
                for t, w in items if t and t.get('correlations')]
@@ -638,7 +638,7 @@ def regularization(repro):
   if not workdirs:
     return _missing('12', title, paper_text, rule, repro, stages, repro.problems(names) or [
         'no regularisation stage in this variant'])
-  groups = regularization_plots.load_runs(workdirs)
+  groups = regularization_summary.load_runs(workdirs)
   arms = groups.get(('gru', 'decu'), {})
   control = arms.get('control', [])
   primary = {kind: _paired(arms.get(kind, []), control, lambda s: _after(s, 1000))
@@ -661,7 +661,7 @@ def regularization(repro):
           *_paired(panel[kind], panel.get('control', []), speed)[::-1], unit='decades'))
   judgement = rules.regularization(primary, secondary)
   rows = []
-  for (cell, curriculum), arm, a in regularization_plots.table(groups):
+  for (cell, curriculum), arm, a in regularization_summary.table(groups):
     acc = dict(zip(a['delays'], zip(a['accuracy'], a['accuracy_sem'])))
     rows.append([f'{cell} {curriculum}', arm, a['n'], _pct(a['nominal'], a['nominal_sem'])]
                 + [_pct(*acc[d]) if d in acc else 'n/a' for d in (100, 500, 1000)]

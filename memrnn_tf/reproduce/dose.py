@@ -6,13 +6,10 @@ one per training config (e.g. ``cpu`` at 6,000 steps, ``paper_gru_35k``, ``paper
 config, so that a verdict is seen as a trend over training, not one anecdote.
 """
 
-import json
 import os
 
+from memrnn_tf import files
 from memrnn_tf.reproduce import inputs
-
-_UNITS = {'points': 100.0}
-
 
 def _steps(result_dir):
   """Training steps of the result's primary networks (MNIST GRU sigmoid DeCu/VoCu)."""
@@ -71,10 +68,6 @@ def markdown(table):
 def write(result_dirs, out):
   """Writes ``<out>/dose_response.json`` and ``.md``; returns the table."""
   table = collect(result_dirs)
-  os.makedirs(out, exist_ok=True)
-  for name, text in (('dose_response.json', json.dumps(table, indent=1)),
-                     ('dose_response.md', markdown(table))):
-    with open(os.path.join(out, name) + '.tmp', 'w') as f:
-      f.write(text)
-    os.replace(os.path.join(out, name) + '.tmp', os.path.join(out, name))
+  files.write_json(os.path.join(out, 'dose_response.json'), table, indent=1)
+  files.write_text(os.path.join(out, 'dose_response.md'), markdown(table))
   return table

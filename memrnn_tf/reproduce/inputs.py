@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from memrnn_tf import files
 from memrnn_tf.analysis import multirun
 
 READY = ('done', 'reused')
@@ -18,13 +19,7 @@ MNIST_TRAIN_STAGES = ('train_mnist_gru', 'train_mnist_lstm')
 SLOWPOINT_FILES = {'paper': 'slowpoints_paper', 'refined': 'slowpoints'}
 
 
-def read_json(path):
-  """A JSON file as a dict, or None when absent or unreadable."""
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
+read_json = files.read_json  # None when absent or unreadable
 
 
 class Reproduction:

@@ -1,8 +1,8 @@
 """The paper's numbers that the report quotes, each with its source.
 
-Read by hand from ``/work/shared/papers/``: 000 is the ICML 2019 paper, 001 its earlier
-version with the appendix tables (1-6) and the noise / second-trigger experiments, 003 the
-flip-flop study. Fractions are accuracies in [0, 1]; ``sem`` is the +- of the tables (the
+Read by hand from the papers (their short names are defined in docs/protocol.md,
+"References"): 000 is the ICML 2019 paper, 001 its earlier version with the appendix tables
+(1-6) and the noise / second-trigger experiments, 003 the flip-flop study. Fractions are accuracies in [0, 1]; ``sem`` is the +- of the tables (the
 paper calls it the standard error). Claims the papers make only with a figure are quoted
 as qualitative text: no number is invented for them.
 """

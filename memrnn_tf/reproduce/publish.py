@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 
+from memrnn_tf import files
 from memrnn_tf.reproduce import inputs
 
 _TRAIN_PREFIX = 'train_'
@@ -29,16 +30,9 @@ def _relative(text, root):
   return text.replace(cwd + os.sep, '').replace(cwd, '.')
 
 
-def _write(path, text):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + '.tmp', 'w') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
-
-
 def _copy_json(src, dst, root):
   with open(src) as f:
-    _write(dst, _relative(f.read(), root))
+    files.write_text(dst, _relative(f.read(), root))
 
 
 def _sweep_seconds(root):
@@ -97,7 +91,7 @@ def publish(root, out):
     shutil.rmtree(out)
   os.makedirs(out)
   with open(report) as f:
-    _write(os.path.join(out, 'report.md'), _relative(f.read(), root))
+    files.write_text(os.path.join(out, 'report.md'), _relative(f.read(), root))
   for name in ('report.json', 'reproduce.json'):
     if os.path.exists(os.path.join(root, name)):
       _copy_json(os.path.join(root, name), os.path.join(out, name), root)
@@ -109,11 +103,11 @@ def publish(root, out):
   for w in sorted(workdirs):
     if not w.startswith(root + os.sep):
       continue
-    files = [os.path.join(w, n) for n in ('config.json', 'eval.json')]
-    files += glob.glob(os.path.join(w, 'analysis', '*.json'))
-    for path in files:
+    paths = [os.path.join(w, n) for n in ('config.json', 'eval.json')]
+    paths += glob.glob(os.path.join(w, 'analysis', '*.json'))
+    for path in paths:
       if os.path.exists(path):
         _copy_json(path, os.path.join(out, 'runs', os.path.relpath(path, root)), root)
-  _write(os.path.join(out, 'runs.json'),
+  files.write_text(os.path.join(out, 'runs.json'),
          _relative(json.dumps(runs_table(repro), indent=1), root))
   return os.path.join(out, 'report.md')

@@ -15,6 +15,7 @@ import shutil
 
 from absl import logging
 
+from memrnn_tf import files
 from memrnn_tf.reproduce import claims as claims_lib
 from memrnn_tf.reproduce import paper
 from memrnn_tf.reproduce import plan
@@ -152,12 +153,6 @@ def _regenerate(commands, head=3):
           + [line(*commands[-1])])
 
 
-def _write_atomic(path, text):
-  with open(path + '.tmp', 'w') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
-
-
 def _finite(numbers):
   """``numbers`` with NaN/inf (not JSON) as None."""
   return {k: None if isinstance(v, float) and not math.isfinite(v) else v
@@ -183,9 +178,9 @@ def write_report(root):
   sections = judge(repro)
   figures = copy_figures(root, sections)
   path = os.path.join(root, 'report.md')
-  _write_atomic(path, render(repro, sections, figures))
+  files.write_text(path, render(repro, sections, figures))
   verdicts = [{'key': s.key, 'title': s.title, 'verdict': s.verdict, 'reason': s.reason,
                'numbers': _finite(s.numbers)} for s in sections]
-  _write_atomic(os.path.join(root, 'report.json'), json.dumps(verdicts, indent=1, default=float))
+  files.write_text(os.path.join(root, 'report.json'), json.dumps(verdicts, indent=1, default=float))
   logging.info('Wrote %s (%s)', path, ', '.join(f'{s.key}: {s.verdict}' for s in sections))
   return path

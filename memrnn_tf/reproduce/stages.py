@@ -196,7 +196,7 @@ def template_matching_figure_stage(config, root):
 
 
 def flipflop_stages(config, root):
-  """The flip-flop networks of papers/003, ``delay8`` compared with ``delay0``."""
+  """The flip-flop networks of 003 (the flip-flop paper), ``delay8`` compared with ``delay0``."""
   variants = [v.strip() for v in config.flipflop.split(',') if v.strip()]
   out = []
   for v in variants:
