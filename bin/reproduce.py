@@ -23,8 +23,8 @@ from memrnn_tf import cli
 from memrnn_tf.reproduce import pipeline
 
 _CONFIG = cli.define_config_file('config', None, 'configs/reproduce.py:<smoke|cpu|paper>')
-_ROOT = flags.DEFINE_string('root', None, 'Directory of every run, analysis and the report.',
-                            required=True)
+_ROOT = cli.define_dir('root', None, 'Directory of every run, analysis and the report.',
+                      required=True)
 _STAGES = flags.DEFINE_list('stages', [], 'Globs of stage names to run (default all).')
 _RAY_ADDRESS = flags.DEFINE_string('ray_address', None,
                                    'Train on Ray: auto | host:port | local (bin/sweep.py).')
