@@ -260,7 +260,9 @@ def _one_line(error):
 def _check_loaded(name, value):
   """Exits on a non-finite number flag, or a config file flag whose file did not load
   (ml_collections defers that error to the first use of the config)."""
-  if isinstance(value, float) and not math.isfinite(value):
+  # Config fields (``--config.a.b``) are left to the experiment's own checks, which
+  # decide what a non-finite value means there.
+  if isinstance(value, float) and not math.isfinite(value) and '.' not in name:
     _exit_with(f'flag --{name}={value}: not a finite number', _USAGE)
   if type(value).__name__ == '_ErrorConfig':
     error = str(object.__getattribute__(value, '_error')).strip().splitlines()

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import jsonfile
 from memrnn_tf.data import sources
 from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
@@ -110,29 +111,9 @@ def read_config_json(workdir):
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return None
-  if os.path.isdir(path):
-    problem = 'is a directory'
-  else:
-    try:
-      with open(path, encoding='utf-8') as f:
-        text = f.read()
-      values = json.loads(text) if text.strip() else None
-    except (OSError, UnicodeDecodeError) as e:
-      problem = f'cannot be read ({type(e).__name__}: {e})'
-    except json.JSONDecodeError as e:
-      problem = f'is not valid JSON ({e})'
-    else:
-      if values is None:
-        problem = 'is empty'
-      elif not isinstance(values, dict):
-        kind = {list: 'an array', str: 'a string', bool: 'a boolean'}.get(
-            type(values), 'a number')
-        problem = f'holds {kind}, not a JSON object'
-      else:
-        return migrate_config(values)
-  raise errors.RunDamagedError(
-      f'{path} {problem}: restore it from a copy (its run cannot be resumed or analysed '
-      'without it), or use another --workdir')
+  return migrate_config(jsonfile.read_object(
+      path, 'restore it from a copy (its run cannot be resumed or analysed without it), '
+      'or use another --workdir'))
 
 
 def load_config(workdir):

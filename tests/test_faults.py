@@ -18,6 +18,8 @@ import signal
 import sys
 import tempfile
 
+from absl import logging as absl_logging
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -25,6 +27,7 @@ import tensorflow as tf
 from memrnn_tf import cli
 from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import sources
 from memrnn_tf.models import cells
@@ -328,8 +331,8 @@ def test_non_finite_numbers_are_refused_where_they_enter():
   for kwargs, message in (
       (dict(initial_states=x0_inf, inputs=inputs), 'initial_states hold 1 non-finite values'),
       (dict(initial_states=x0, inputs=[np.nan]), 'inputs hold 1 non-finite values'),
-      (dict(initial_states=x0, inputs=inputs, tol=np.inf), 'tol must be a finite number'),
-      (dict(initial_states=x0, inputs=inputs, tol=np.nan), 'tol must be a finite number')):
+      (dict(initial_states=x0, inputs=inputs, tol=np.inf), 'tol must be >= 0 and finite'),
+      (dict(initial_states=x0, inputs=inputs, tol=np.nan), 'tol must be >= 0 and finite')):
     with pytest.raises(ValueError, match=message) as e:
       slowpoints.find_slow_points(step_fn, **kwargs)
     _one_line(e.value)
@@ -455,3 +458,47 @@ def test_help_exits_0_and_lists_the_config_flag():
   code, out, _ = _binary('train.py', '--help')
   assert code == 0
   assert '  --config: Experiment config (file.py:variant).' in out.splitlines()
+
+
+def test_interruptions_exit_with_the_signal_code_in_one_line(capsys):
+  def interrupted(error):
+    raise error
+
+  for error, code, line in (
+      (errors.TrainingInterruptedError('SIGTERM at step 4: saved x', signal.SIGTERM), 143,
+       'error: SIGTERM at step 4: saved x\n'),
+      (KeyboardInterrupt(), 130, 'error: interrupted (Ctrl-C)\n')):
+    with pytest.raises(SystemExit) as e:
+      cli.run_or_exit(interrupted, error)
+    assert e.value.code == code and capsys.readouterr().err == line
+
+
+# --- the progress bar -----------------------------------------------------------------------
+def test_log_lines_never_land_in_the_progress_bar_line(monkeypatch):
+  out = io.StringIO()
+  monkeypatch.setattr(sys, 'stdout', out)
+  monkeypatch.setattr(sys, 'stderr', out)  # where absl logs before flags are parsed
+  monkeypatch.setattr(absl_logging, '_warn_preinit_stderr', False)
+  handler = absl_logging.get_absl_handler()
+  monkeypatch.setattr(handler.python_handler, 'stream', out)
+  bar = keras.utils.Progbar(10, unit_name='step')
+  record = py_logging.makeLogRecord(dict(msg='Step 3: curriculum stage 2', levelno=20,
+                                         levelname='INFO', name='absl'))
+  with loop._log_lines_off_the_bar(bar):  # pylint: disable=protected-access
+    bar.update(3)
+    handler.handle(record)
+    bar.update(10)
+  handler.handle(record)  # after the bar: no blank line
+  lines = out.getvalue().split('\n')
+  logged = [l for l in lines if 'curriculum stage 2' in l]
+  assert len(logged) == 2 and all(l.startswith('I') for l in logged), lines
+  assert '' not in lines[:-1], lines
+
+
+def test_damaged_config_json_in_an_analysis_of_several_runs_is_one_line(run):
+  with open(os.path.join(run, 'config.json'), 'w') as f:
+    f.write('null')
+  with pytest.raises(errors.RunDamagedError) as e:
+    multirun.condition(run)
+  assert _one_line(e.value) == (f'{run}/config.json holds null, not a JSON object: restore '
+                                'it from a copy, or leave this run out')

@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from memrnn_tf import errors
+from memrnn_tf import jsonfile
 
 
 def expand_workdirs(workdir=None, workdirs=None):
@@ -68,9 +69,9 @@ def workdirs_with(patterns, relpath):
 
 
 def read_config(workdir):
-  """The run's ``config.json`` as a plain dict."""
-  with open(os.path.join(workdir, 'config.json')) as f:
-    return json.load(f)
+  """The run's ``config.json`` as a plain dict (one-line ``RunDamagedError`` if damaged)."""
+  return jsonfile.read_object(os.path.join(workdir, 'config.json'),
+                              'restore it from a copy, or leave this run out')
 
 
 def condition(workdir):

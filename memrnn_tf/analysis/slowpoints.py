@@ -442,9 +442,9 @@ def _check_options(method, dtype, tol, max_iters, newton_iters, learning_rate, p
     if int(value) != value or value < 1:
       raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
   if not 0 <= tol < np.inf:  # also NaN
-    raise ValueError(f'tol must be a finite number >= 0, got {tol!r}')
+    raise ValueError(f'tol must be >= 0 and finite, got {tol!r}')
   if not 0 < learning_rate < np.inf:
-    raise ValueError(f'learning_rate must be a finite number > 0, got {learning_rate!r}')
+    raise ValueError(f'learning_rate must be > 0 and finite, got {learning_rate!r}')
 
 
 def _check_batch(step_fn, initial_states, inputs):
