@@ -201,14 +201,14 @@ class CheckpointScan:
     path: the newest checkpoint that reads back whole (None: none does).
     damaged: ``[(path, problem)]`` of the checkpoints newer than ``path``, newest first.
     state_problem: what is wrong with the state file, or None.
-    intact_older: paths of the checkpoints before ``path`` (not read back), oldest first.
+    older: paths of the checkpoints before ``path`` (not read back), oldest first.
   """
   directory: str
   name: str
   path: Optional[str] = None
   damaged: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
   state_problem: Optional[str] = None
-  intact_older: List[str] = dataclasses.field(default_factory=list)
+  older: List[str] = dataclasses.field(default_factory=list)
 
   @property
   def empty(self):
@@ -292,7 +292,7 @@ def scan_checkpoints(directory, name='ckpt', read=True):
     path = os.path.join(directory, f'{name}-{step}')
     if scan.path is not None:
       if tf.io.gfile.exists(path + '.index'):
-        scan.intact_older.insert(0, path)
+        scan.older.insert(0, path)
       continue
     problem = checkpoint_problem(path) if read else _missing_files(path)
     if problem is None:
@@ -352,7 +352,7 @@ def repair_state_file(scan):
   ones are written over when training reaches their steps again)."""
   if scan.path is None or not (scan.damaged or scan.state_problem):
     return
-  kept = [os.path.basename(p) for p in scan.intact_older + [scan.path]]
+  kept = [os.path.basename(p) for p in scan.older + [scan.path]]
   lines = [f'model_checkpoint_path: "{kept[-1]}"'] + [
       f'all_model_checkpoint_paths: "{k}"' for k in kept]
   path = os.path.join(scan.directory, _STATE_FILE)
@@ -378,13 +378,16 @@ def checkpoint_path(workdir, checkpoint=None):
       raise errors.RunNotFoundError(f'no checkpoint in {ckpt_dir}: train this run first '
                                     f'(--workdir={workdir})')
     return path
+  damaged = None
   for path in (os.path.join(ckpt_dir, f'ckpt-{int(checkpoint)}'),
                os.path.join(workdir, 'snapshots', f'snapshot-{int(checkpoint)}')):
     if tf.io.gfile.exists(path + '.index'):
       problem = checkpoint_problem(path)
-      if problem is not None:
-        raise _damaged(path, problem)
-      return path
+      if problem is None:
+        return path
+      damaged = damaged or _damaged(path, problem)
+  if damaged is not None:
+    raise damaged
   raise errors.RunNotFoundError(f'no checkpoint or snapshot of step {checkpoint} in '
                                 f'{workdir}; available snapshot steps: '
                                 f'{snapshot_steps(workdir)}')
@@ -396,8 +399,9 @@ def snapshot_steps(workdir):
   directory = os.path.join(workdir, 'snapshots')
   if not os.path.isdir(directory):
     return []
-  return sorted({int(m.group('step')) for m in map(_CHECKPOINT_FILE.match, os.listdir(directory))
-                 if m and m.group('name') == 'snapshot' and m.group(0).endswith('.index')})
+  matches = map(_CHECKPOINT_FILE.match, os.listdir(directory))
+  return sorted(int(m.group('step')) for m in matches
+                if m and m.group('name') == 'snapshot' and m.group(0).endswith('.index'))
 
 
 def restore_model(model, path, optimizer=None):

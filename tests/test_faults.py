@@ -19,7 +19,6 @@ import sys
 import tempfile
 
 from absl import logging as absl_logging
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -190,11 +189,10 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(run, experiment, w
   assert list(state.all_model_checkpoint_paths) == [
       os.path.join(run, 'checkpoints', f'ckpt-{s}') for s in (8, 16)]
   assert [r['step'] for r in _records(run)] == [8, 16]
-  # Analysis falls back the same way; the damaged step asked for by number is one line.
+  # Analysis falls back the same way; step 24 asked for by number is read from its
+  # snapshot (a damaged snapshot is one line: test_damaged_snapshot_is_one_line).
   assert workdir_lib.checkpoint_path(run).endswith('ckpt-16')
-  with pytest.raises(errors.CheckpointDamagedError) as e:
-    workdir_lib.load_trained_model(run, checkpoint=24)
-  assert 'ckpt-24 is damaged' in _one_line(e.value)
+  assert workdir_lib.checkpoint_path(run, 24) == os.path.join(run, 'snapshots', 'snapshot-24')
 
 
 def test_damaged_newest_checkpoint_resumes_to_the_same_weights(run, smoke, data_dir):
@@ -481,17 +479,17 @@ def test_log_lines_never_land_in_the_progress_bar_line(monkeypatch):
   monkeypatch.setattr(absl_logging, '_warn_preinit_stderr', False)
   handler = absl_logging.get_absl_handler()
   monkeypatch.setattr(handler.python_handler, 'stream', out)
-  bar = keras.utils.Progbar(10, unit_name='step')
   record = py_logging.makeLogRecord(dict(msg='Step 3: curriculum stage 2', levelno=20,
                                          levelname='INFO', name='absl'))
-  with loop._log_lines_off_the_bar(bar):  # pylint: disable=protected-access
-    bar.update(3)
+  with loop._ProgressBar(10) as bar:  # pylint: disable=protected-access
+    bar.update(3, [('loss', 1.0)])
     handler.handle(record)
-    bar.update(10)
+    handler.handle(record)  # the line is ended once
+    bar.update(10, [('loss', 1.0)])
   handler.handle(record)  # after the bar: no blank line
   lines = out.getvalue().split('\n')
   logged = [l for l in lines if 'curriculum stage 2' in l]
-  assert len(logged) == 2 and all(l.startswith('I') for l in logged), lines
+  assert len(logged) == 3 and all(l.startswith('I') for l in logged), lines
   assert '' not in lines[:-1], lines
 
 

@@ -159,14 +159,13 @@ def training_loop(model, chunk, config, manager, writer, snapshots=None, stage_f
   c = config
   step = int(model.optimizer.iterations.numpy())
   every = [c.log_every, c.checkpoint_every] + ([c.snapshot_every] if snapshots else [])
-  progbar = (keras.utils.Progbar(c.num_steps, unit_name='step')
-             if c.get('progress_bar', False) else None)
+  progbar = _ProgressBar(c.num_steps) if c.get('progress_bar', False) else None
   stage = stage_fn(step) if stage_fn else {}
   if snapshots is not None and step == 0:
     snapshots.save(checkpoint_number=0)
   start_time, start_step = time.time(), step
   model.reset_metrics()
-  with _stop_on_signals() as interrupt, _log_lines_off_the_bar(progbar):
+  with _stop_on_signals() as interrupt, progbar or contextlib.nullcontext():
     while step < c.num_steps:
       until = min([c.num_steps, step + c.perf.steps_per_execution] +
                   [_next_boundary(step, e) for e in every])
@@ -240,24 +239,30 @@ class _Stop:
   signum = None
 
 
-@contextlib.contextmanager
-def _log_lines_off_the_bar(progbar):
-  """Within: a log record first ends the progress bar's line (the bar's next update
-  starts a new one), so no log line is written into the bar."""
-  if progbar is None:
-    yield
-    return
-  handler = logging.get_absl_handler()
+class _ProgressBar:
+  """``keras.utils.Progbar`` of the steps; within it, a log record first ends the bar's
+  line (its next update starts a new one), so no log line is written into the bar."""
 
-  def end_bar_line(record):
+  def __init__(self, num_steps):
+    self._bar = keras.utils.Progbar(num_steps, unit_name='step')
+    self._num_steps = num_steps
+    self._line_open = False
+
+  def update(self, step, values):
+    self._bar.update(step, values)
+    self._line_open = step < self._num_steps  # the last update ends its line
+
+  def _end_line(self, record):
     del record
-    if getattr(progbar, '_seen_so_far', 0) and progbar._seen_so_far < progbar.target:  # pylint: disable=protected-access
+    if self._line_open:
       sys.stdout.write('\n')
       sys.stdout.flush()
+      self._line_open = False
     return True
 
-  handler.addFilter(end_bar_line)
-  try:
-    yield
-  finally:
-    handler.removeFilter(end_bar_line)
+  def __enter__(self):
+    logging.get_absl_handler().addFilter(self._end_line)
+    return self
+
+  def __exit__(self, *exc_info):
+    logging.get_absl_handler().removeFilter(self._end_line)
