@@ -14,6 +14,11 @@ This module is the one way in for code downstream of training (analysis, plots, 
 ``load_config``, ``load_trained_model``, ``make_task``, ``checkpoint_path``,
 ``snapshot_steps`` and ``read_metrics``. It imports data and models, never training.
 
+Damaged files: a checkpoint is used only if every tensor reads back (``checkpoint_problem``);
+``usable_checkpoint`` takes the newest such one, from the files on disk rather than the
+state file, and says in one warning line what it passed over; when none reads back, and
+for a damaged config.json, the error is one line naming the files and what to do.
+
 Configs group the settings that change only speed under ``config.perf`` (``jit_compile``,
 ``intra_op_threads``, ``steps_per_execution``, ``num_chains``, ``unroll_limit``). Runs made
 before that group existed kept them at the top level and in ``config.model``;

@@ -12,11 +12,14 @@ import io
 import json
 import logging as py_logging
 import os
+import re
 import runpy
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
+import time
 
 from absl import logging as absl_logging
 import numpy as np
@@ -500,3 +503,25 @@ def test_damaged_config_json_in_an_analysis_of_several_runs_is_one_line(run):
     multirun.condition(run)
   assert _one_line(e.value) == (f'{run}/config.json holds null, not a JSON object: restore '
                                 'it from a copy, or leave this run out')
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_the_train_binary_saves_and_says_how_to_resume(tmp_path, data_dir):
+  workdir = tmp_path / 'run'
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
+  proc = subprocess.Popen(
+      [sys.executable, 'bin/train.py', f'--config={REPO}/configs/mnist.py:smoke',
+       f'--workdir={workdir}', '--config.num_steps=100000', '--config.perf.jit_compile=False'],
+      cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 600
+  while not (workdir / 'checkpoints' / 'checkpoint').exists():  # training has started
+    assert proc.poll() is None and time.time() < deadline
+    time.sleep(0.1)
+  proc.send_signal(signal.SIGINT)
+  _, err = proc.communicate(timeout=300)
+  assert proc.returncode == 130, err[-3000:]
+  [line] = _error_lines(err)
+  match = re.fullmatch(rf'error: SIGINT at step (\d+): saved {workdir}/checkpoints/ckpt-(\d+); '
+                       'run the same command again to resume from it', line)
+  assert match and match.group(1) == match.group(2), line
+  assert os.path.exists(f'{workdir}/checkpoints/ckpt-{match.group(1)}.index')
