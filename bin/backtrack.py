@@ -46,12 +46,17 @@ _RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when it
                                'analysis/backtrack.json has the same parameters.')
 _REFINE = flags.DEFINE_bool('refine', True, 'Replay and re-track intervals with jumps.')
 _THRESHOLD = flags.DEFINE_float('refine_threshold', 0.5,
-                                'Jump: displacement > this x distance to the nearest other point.')
-_POINTS = flags.DEFINE_integer('refine_points', 4, 'Replayed steps inside a jumped interval.')
+                                'Jump: displacement > this x distance to the nearest other point.',
+                                lower_bound=0)
+_POINTS = flags.DEFINE_integer('refine_points', 4, 'Replayed steps inside a jumped interval.',
+                               lower_bound=1)
 _MAX_REPLAY = flags.DEFINE_integer('max_replay_steps', -1,
-                                   'Skip refinement costing more training steps (-1: no limit).')
-_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which a point counts as converged.')
-_MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each warm-started search.')
+                                   'Skip refinement costing more training steps (-1: no limit).',
+                                   lower_bound=-1)
+_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which a point counts as converged.',
+                          lower_bound=0)
+_MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each warm-started search.',
+                                  lower_bound=1)
 
 
 def _fmt(x, spec='.3f'):

@@ -46,12 +46,14 @@ _WEIGHTS = flags.DEFINE_enum('weights', 'replay', ['replay', 'snapshots'],
                              'Exact steps by replay, or the nearest snapshots.')
 _SPACING = flags.DEFINE_integer('spacing', None,
                                 'Steps between short-backtrack points (replay; default '
-                                'snapshot_every / 5).')
+                                'snapshot_every / 5).', lower_bound=1)
 _NOISE = flags.DEFINE_float('noise_scale', math.sqrt(2.0),
                             'Noise std multiplier of the accuracy probe (sqrt 2: twice the '
-                            'variance).')
-_TRIALS = flags.DEFINE_integer('num_trials', 4000, 'Trials per accuracy evaluation.')
-_MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each search.')
+                            'variance).', lower_bound=0)
+_TRIALS = flags.DEFINE_integer('num_trials', 4000, 'Trials per accuracy evaluation.',
+                               lower_bound=1)
+_MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each search.',
+                                  lower_bound=1)
 
 
 def main(argv):

@@ -17,9 +17,11 @@ from memrnn_tf import cli
 from memrnn_tf.training import evaluation
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
-_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to evaluate (default latest).')
+_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to evaluate (default latest).',
+                                   lower_bound=0)
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
-_TRIALS = flags.DEFINE_integer('num_trials', None, 'Trials per split (default from config).')
+_TRIALS = flags.DEFINE_integer('num_trials', None, 'Trials per split (default from config).',
+                               lower_bound=1)
 
 
 def main(argv):

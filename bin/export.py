@@ -15,8 +15,9 @@ from memrnn_tf import cli
 from memrnn_tf import export
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
-_OUTPUT = flags.DEFINE_string('output', None, 'Destination (default <workdir>/export).')
-_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to export (default latest).')
+_OUTPUT = cli.define_dir('output', None, 'Destination (default <workdir>/export).')
+_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to export (default latest).',
+                                   lower_bound=0)
 
 
 def main(argv):

@@ -31,35 +31,35 @@ from memrnn_tf.analysis import multirun
 from memrnn_tf.plots import extrapolation as plots
 
 _RUNS = multirun.SelectionFlags()
-_DELAYS = flags.DEFINE_list('delays', [str(d) for d in extrapolation.DEFAULT_DELAYS],
-                            'Delays t_a - t_s (fixed) or T_max values (tmax).')
+_DELAYS = cli.define_ints('delays', list(extrapolation.DEFAULT_DELAYS),
+                          'Delays t_a - t_s (fixed) or T_max values (tmax).', lower_bound=1)
 _PROTOCOLS = flags.DEFINE_list('protocols', ['fixed'], 'Delay protocols: fixed, tmax.')
-_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay.')
-_NOISE = flags.DEFINE_list('noise_scales', ['1'], 'Noise std multipliers (fixed protocol).')
+_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay.', lower_bound=1)
+_NOISE = cli.define_floats('noise_scales', [1.0], 'Noise std multipliers (fixed protocol).',
+                           lower_bound=0)
 _NOISE_SCALE = flags.DEFINE_float(
     'noise_scale', None, 'One noise scale measured at every --delays (the earlier interface, '
-    'kept for scripts): the same as --noise_scales=1,X --noise_delays=<delays>.')
-_NOISE_DELAYS = flags.DEFINE_list('noise_delays', None,
-                                  'Delays measured under noise (default those <= 100).')
+    'kept for scripts): the same as --noise_scales=1,X --noise_delays=<delays>.',
+    lower_bound=0)
+_NOISE_DELAYS = cli.define_ints('noise_delays', None,
+                                'Delays measured under noise (default those <= 100).',
+                                lower_bound=1)
 _NOISE_AT = flags.DEFINE_enum('noise_at', 'auto', extrapolation.NOISE_AT,
                               'Where extra noise goes (auto: recurrent input for the conv '
                               'front-end, pixels otherwise).')
-_SECOND = flags.DEFINE_list('second_retrieval', None,
-                            'FIRST_DELAY,GAP: also run the two-trigger test.')
+_SECOND = cli.define_ints('second_retrieval', None,
+                          'FIRST_DELAY,GAP: also run the two-trigger test.', lower_bound=1,
+                          length=2)
 _PER_CLASS = flags.DEFINE_bool('per_class', False, 'Also draw per-class curves.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.', lower_bound=0)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   workdirs = cli.run_or_exit(_RUNS.workdirs)
-  second = [int(v) for v in _SECOND.value] if _SECOND.value else None
-  if second is not None and len(second) != 2:
-    raise app.UsageError('--second_retrieval takes FIRST_DELAY,GAP')
-  delays = [int(d) for d in _DELAYS.value]
-  scales = [float(s) for s in _NOISE.value]
-  noise_delays = [int(d) for d in _NOISE_DELAYS.value] if _NOISE_DELAYS.value else None
+  second = _SECOND.value or None
+  delays, scales, noise_delays = _DELAYS.value, _NOISE.value, _NOISE_DELAYS.value or None
   if _NOISE_SCALE.value is not None:
     scales, noise_delays = scales + [_NOISE_SCALE.value], noise_delays or delays
   summary = cli.run_or_exit(

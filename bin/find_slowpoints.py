@@ -35,21 +35,28 @@ from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import procedures
 
 _RUNS = multirun.SelectionFlags()
-_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).')
+_CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).',
+                                   lower_bound=0)
 _METHOD = flags.DEFINE_enum('method', 'newton', ['newton', 'adam', 'adam+newton', 'paper'],
                             'Search: Levenberg-Marquardt, first-order, both in turn, or the '
                             "authors' procedure.")
 _PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000,
-                                    "Adam steps of --method=paper (the authors': 100,000).")
-_NEWTON_ITERS = flags.DEFINE_integer('newton_iters', 200, 'Levenberg-Marquardt iteration limit.')
+                                    "Adam steps of --method=paper (the authors': 100,000).",
+                                    lower_bound=1)
+_NEWTON_ITERS = flags.DEFINE_integer('newton_iters', 200, 'Levenberg-Marquardt iteration limit.',
+                                     lower_bound=1)
 _DTYPE = flags.DEFINE_enum('dtype', 'float64', ['float32', 'float64'],
                            'Precision of the refinement and of the status.')
 _MAX_ITERS = flags.DEFINE_integer('max_iters', 200_000,
-                                  'First-order iteration limit (--method=adam...).')
-_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which the first-order search stops.')
-_TRIALS = flags.DEFINE_integer('trials_per_class', 100, 'Trials per class for the means.')
-_DELAY = flags.DEFINE_integer('delay', 15, 'Steps after the stimulus for the class means.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.')
+                                  'First-order iteration limit (--method=adam...).',
+                                  lower_bound=1)
+_TOL = flags.DEFINE_float('tol', 1e-8, 'Speed at which the first-order search stops.',
+                          lower_bound=0)
+_TRIALS = flags.DEFINE_integer('trials_per_class', 100, 'Trials per class for the means.',
+                               lower_bound=1)
+_DELAY = flags.DEFINE_integer('delay', 15, 'Steps after the stimulus for the class means.',
+                              lower_bound=1)
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.', lower_bound=0)
 
 
 def main(argv):

@@ -14,14 +14,13 @@ startup.quiet_tensorflow()  # before anything imports TensorFlow
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
-from absl import flags
 
 from memrnn_tf import cli
 from memrnn_tf import flipflop
 
 _CONFIG = cli.define_config_file('config', cli.config_path('flipflop', 'delay8'),
                                  'Experiment config (file.py:variant).')
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
+_WORKDIR = cli.define_dir('workdir', None, 'Run directory.', required=True)
 
 
 def main(argv):

@@ -25,19 +25,22 @@ from memrnn_tf.analysis import pca_clouds
 from memrnn_tf.plots import pca as plots
 
 _RUNS = multirun.SelectionFlags()
-_DELAYS = flags.DEFINE_list('delays', ['20', '1000'], 'Delays whose states are shown.')
-_FIT = flags.DEFINE_integer('fit_delay', 20, 'Delay whose states define the components.')
-_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials (cloud points) per delay.')
-_NOISE = flags.DEFINE_list('noise_scales', ['1'], 'Noise std multipliers, one row each.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.')
+_DELAYS = cli.define_ints('delays', [20, 1000], 'Delays whose states are shown.', lower_bound=1)
+_FIT = flags.DEFINE_integer('fit_delay', 20, 'Delay whose states define the components.',
+                            lower_bound=1)
+_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials (cloud points) per delay.',
+                               lower_bound=1)
+_NOISE = cli.define_floats('noise_scales', [1.0], 'Noise std multipliers, one row each.',
+                           lower_bound=0)
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials.', lower_bound=0)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   for w in cli.run_or_exit(_RUNS.workdirs):
-    res = cli.run_or_exit(pca_clouds.pca_workdir, w, [int(d) for d in _DELAYS.value],
-                          _FIT.value, _TRIALS.value, [float(s) for s in _NOISE.value],
+    res = cli.run_or_exit(pca_clouds.pca_workdir, w, _DELAYS.value,
+                          _FIT.value, _TRIALS.value, _NOISE.value,
                           data_dir=_RUNS.data_dir, seed=_SEED.value,
                           recompute=_RUNS.recompute)
     acc = ', '.join(f'{d}: {a:.3f}' for d, a in zip(res['delays'], res['accuracy'][0]))

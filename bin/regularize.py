@@ -27,26 +27,31 @@ from memrnn_tf import cli
 from memrnn_tf import regularize
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run (read only).', required=True)
-_OUT = flags.DEFINE_string('out', None, 'New run directory.', required=True)
+_OUT = cli.define_dir('out', None, 'New run directory.', required=True)
 _TARGETS = flags.DEFINE_enum('targets', 'slow_points', list(regularize.TARGETS),
                              'Penalised points: class slow points or class centres of mass.')
 _PENALTY = flags.DEFINE_float('penalty', None,
                               "The paper's lambda (default 1e-3 MNIST, 1e-2 CIFAR-10); 0: "
-                              'control.')
-_STEPS = flags.DEFINE_integer('steps', None, 'Extra steps (default 5,000 scaled to the run).')
+                              'control.', lower_bound=0)
+_STEPS = flags.DEFINE_integer('steps', None, 'Extra steps (default 5,000 scaled to the run).',
+                              lower_bound=1)
 _REFRESH = flags.DEFINE_integer('refresh_every', 0,
                                 'Steps between target refreshes (0: fixed targets, the '
-                                "authors').")
+                                "authors').", lower_bound=0)
 _LR = flags.DEFINE_float('learning_rate', None,
                          "Constant rate (default the authors': 1e-5 MNIST, 1e-4 CIFAR-10).")
 _COPIES = flags.DEFINE_integer('copies', regularize.TARGET_COPIES,
-                               'Targets per class, each under its own noise image.')
+                               'Targets per class, each under its own noise image.',
+                               lower_bound=1)
 _SEARCH = flags.DEFINE_enum('search', 'paper', ['paper', 'adam'],
                             "Slow-point search of the targets: the authors' or the package's.")
-_PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000, "Steps of the authors' search.")
-_DELAYS = flags.DEFINE_list('delays', [str(d) for d in regularize.DELAYS],
-                           'Delays of the final extrapolation curve (before and after).')
-_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay of that curve.')
+_PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000, "Steps of the authors' search.",
+                                    lower_bound=1)
+_DELAYS = cli.define_ints('delays', list(regularize.DELAYS),
+                          'Delays of the final extrapolation curve (before and after).',
+                          lower_bound=1)
+_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay of that curve.',
+                               lower_bound=1)
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
 
 
@@ -57,7 +62,7 @@ def main(argv):
                             targets=_TARGETS.value, penalty=_PENALTY.value, steps=_STEPS.value,
                             refresh_every=_REFRESH.value, learning_rate=_LR.value,
                             data_dir=_DATA_DIR.value,
-                            delays=tuple(int(d) for d in _DELAYS.value),
+                            delays=tuple(_DELAYS.value),
                             extrapolation_trials=_TRIALS.value, copies=_COPIES.value,
                             search=_SEARCH.value, paper_steps=_PAPER_STEPS.value)
   print(regularize.format_summary(summary))

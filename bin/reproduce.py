@@ -33,8 +33,8 @@ from memrnn_tf.reproduce import pipeline
 from memrnn_tf.reproduce import publish
 
 _CONFIG = cli.define_config_file('config', None, 'configs/reproduce.py:<smoke|cpu|paper>')
-_ROOT = flags.DEFINE_string('root', None, 'Directory of every run, analysis and the report.',
-                            required=True)
+_ROOT = cli.define_dir('root', None, 'Directory of every run, analysis and the report.',
+                      required=True)
 _STAGES = flags.DEFINE_list('stages', [], 'Globs of stage names to run (default all).')
 _RAY_ADDRESS = flags.DEFINE_string('ray_address', None,
                                    'Train on Ray: auto | host:port | local (bin/sweep.py).')

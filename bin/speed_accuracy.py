@@ -30,13 +30,15 @@ from memrnn_tf.analysis import speed_accuracy
 from memrnn_tf.plots import speed_accuracy as plots
 
 _RUNS = multirun.SelectionFlags()
-_DELAY = flags.DEFINE_integer('delay', None, 'Long delay (default 1000 MNIST, 500 CIFAR-10).')
+_DELAY = flags.DEFINE_integer('delay', None, 'Long delay (default 1000 MNIST, 500 CIFAR-10).',
+                              lower_bound=1)
 _PROTOCOL = flags.DEFINE_enum('protocol', 'fixed', extrapolation.PROTOCOLS,
                               'Delay protocol of the accuracy.')
-_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials when the accuracy is computed.')
+_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials when the accuracy is computed.',
+                               lower_bound=1)
 _PERMUTATIONS = flags.DEFINE_integer('num_permutations', 10_000,
-                                     'Permutations of each p-value.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials and permutations.')
+                                     'Permutations of each p-value.', lower_bound=1)
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials and permutations.', lower_bound=0)
 
 
 def main(argv):

@@ -32,14 +32,14 @@ from memrnn_tf.sweep import driver
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Sweep config (configs/sweep.py:<grid>).',
                                           lock_config=True)
-_ROOT = flags.DEFINE_string('root', None, 'Directory of the runs and sweep.json.', required=True)
+_ROOT = cli.define_dir('root', None, 'Directory of the runs and sweep.json.', required=True)
 _CONCURRENCY = flags.DEFINE_integer('concurrency', None,
                                     'Local backend: runs at a time (default one per core).',
                                     lower_bound=1)
 _RAY_ADDRESS = flags.DEFINE_string('ray_address', None,
                                    'Use Ray: auto | host:port | local (in-process cluster).')
 _DRY_RUN = flags.DEFINE_boolean('dry_run', False,
-                                'Write sweep.json and print the runs, train nothing.')
+                                'Print the runs and their commands; write and train nothing.')
 flags.mark_flag_as_required('config')
 
 

@@ -20,9 +20,9 @@ from memrnn_tf import cli
 from memrnn_tf.analysis import template_matching
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Template-matching run.', required=True)
-_DELAYS = flags.DEFINE_list('delays', [str(d) for d in template_matching.DELAYS],
-                            'Delays between the two stimuli.')
-_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay.')
+_DELAYS = cli.define_ints('delays', list(template_matching.DELAYS),
+                          'Delays between the two stimuli.', lower_bound=1)
+_TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay.', lower_bound=1)
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
 
 
@@ -30,7 +30,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   out = cli.run_or_exit(template_matching.analyze_workdir, _WORKDIR.value,
-                        [int(d) for d in _DELAYS.value], _TRIALS.value, _DATA_DIR.value)
+                        _DELAYS.value, _TRIALS.value, _DATA_DIR.value)
   print('class  speed      match@sp  ' + ' '.join(f'd={d:<5}' for d in out['delays']))
   for r in out['classes']:
     print(f'{r["class"]:5d}  {r["speed"]:.2e}  {r["slow_point_match_accuracy"]:8.3f}  ' +

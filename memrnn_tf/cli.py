@@ -1,11 +1,19 @@
 """Helpers shared by the absl binaries in ``bin/`` (no flags are defined here).
 
 Every binary ends with ``app.run(main, flags_parser=cli.parse_flags)`` and calls the
-library through ``cli.run_or_exit``, so that a user's mistake, whether in a flag or found
-by the library, is one ``error: ...`` line and exit code 1, while a bug keeps its traceback.
+library through ``cli.run_or_exit``, so that a user's mistake is one ``error: ...`` line
+while a bug keeps its traceback. Exit codes: 2 for a flag of the wrong kind (found by
+``parse_flags`` before any work), 1 for a failure the library reports, 128 + the signal's
+number for an interrupted run.
+
+Flags are checked where they are defined: ``lower_bound`` of absl's ``DEFINE_integer`` /
+``DEFINE_float`` for counts and delays, ``define_ints`` / ``define_floats`` for comma
+lists of numbers, ``define_dir`` for a directory that may not exist yet; ``parse_flags``
+refuses a non-finite number in any flag and a config file that does not load.
 """
 
 import importlib.util
+import math
 import os
 import re
 import sys
@@ -57,17 +65,108 @@ def default_workdir(config):
 
 
 def run_or_exit(fn, *args, **kwargs):
-  """Calls ``fn``; user-facing errors become one line on stderr and exit code 1."""
+  """Calls ``fn``; user-facing errors become one line on stderr and exit code 1 (or the
+  error's ``exit_code``), Ctrl-C one line and exit code 130."""
   try:
     return fn(*args, **kwargs)
   except errors.MemrnnError as e:  # anything else is a bug: keep its traceback
     logging.debug('error', exc_info=True)
-    _exit_with(e)
+    _exit_with(e, getattr(e, 'exit_code', 1))
+  except KeyboardInterrupt:
+    _exit_with('interrupted (Ctrl-C)', 130)
 
 
-def _exit_with(message):
+def _exit_with(message, code=1):
   sys.stderr.write(f'error: {" ".join(str(message).split())}\n')
-  sys.exit(1)
+  sys.exit(code)
+
+
+def _caller_module(depth=2):
+  """The module name absl files a flag under when it is defined ``depth`` frames up
+  (``sys.argv[0]`` for the binary itself), so that ``--help`` lists it."""
+  name = sys._getframe(depth).f_globals.get('__name__')  # pylint: disable=protected-access
+  return sys.argv[0] if name == '__main__' else name
+
+
+class _NumberListParser(flags.ArgumentParser):
+  """Comma list of numbers of one type, each finite and >= ``lower_bound``."""
+
+  syntactic_help = 'a comma-separated list'
+
+  def __init__(self, kind, lower_bound, length):
+    self.kind, self.lower_bound, self.length = kind, lower_bound, length
+
+  def parse(self, argument):
+    items = argument if isinstance(argument, (list, tuple)) else [
+        a for a in str(argument).split(',') if a.strip()]
+    values = []
+    for item in items:
+      try:
+        value = self.kind(str(item).strip())
+      except ValueError:
+        raise ValueError(f'{item!r} is not {"an integer" if self.kind is int else "a number"}'
+                         ) from None
+      if not math.isfinite(value):
+        raise ValueError(f'{item} is not a finite number')
+      if self.lower_bound is not None and value < self.lower_bound:
+        raise ValueError(f'{item} is not >= {self.lower_bound}')
+      values.append(value)
+    if self.length is not None and len(values) != self.length:
+      raise ValueError(f'takes {self.length} values, not {len(values)}')
+    return values
+
+  def flag_type(self):
+    return f'{self.kind.__name__} list'
+
+
+def define_ints(name, default, help_string, lower_bound=None, length=None, **kwargs):
+  """A comma list of integers (``--delays=4,19,100``), checked while flags are parsed.
+
+  Args:
+    name: flag name.
+    default: list of integers, or None.
+    help_string: help text.
+    lower_bound: smallest allowed value.
+    length: number of values required (None: any).
+    **kwargs: more ``flags.DEFINE`` arguments (``required``).
+
+  Returns:
+    The flag holder (``.value`` is a list of ``int``).
+  """
+  return flags.DEFINE(_NumberListParser(int, lower_bound, length), name, default,
+                      help_string, serializer=flags.CsvListSerializer(','),
+                      module_name=_caller_module(), **kwargs)
+
+
+def define_floats(name, default, help_string, lower_bound=None, **kwargs):
+  """A comma list of finite numbers (``--noise_scales=1,1.5``); see ``define_ints``."""
+  return flags.DEFINE(_NumberListParser(float, lower_bound, None), name, default,
+                      help_string, serializer=flags.CsvListSerializer(','),
+                      module_name=_caller_module(), **kwargs)
+
+
+class _DirParser(flags.ArgumentParser):
+  """A path that is a directory or does not exist yet (written into, so not a file)."""
+
+  syntactic_help = 'a directory (created if missing)'
+
+  def parse(self, argument):
+    if os.path.exists(argument) and not os.path.isdir(argument):
+      raise ValueError(f'{argument} is an existing file, not a directory')
+    return argument
+
+  def flag_type(self):
+    return 'directory'
+
+
+def define_dir(name, default, help_string, **kwargs):
+  """A directory flag, refused while flags are parsed when it names an existing file.
+
+  Returns:
+    The flag holder (``.value`` is the path as given).
+  """
+  return flags.DEFINE(_DirParser(), name, default, help_string,
+                      module_name=_caller_module(), **kwargs)
 
 
 def _unknown_override(argv, error):
@@ -104,20 +203,29 @@ def define_config_file(name, default, help_string):
     The flag holder (``.value`` is the ``ConfigDict``).
   """
   try:
-    return config_flags.DEFINE_config_file(name, default, help_string, lock_config=True)
+    holder = config_flags.DEFINE_config_file(name, default, help_string, lock_config=True)
   except (AttributeError, KeyError) as e:
     message = _unknown_override(sys.argv, e)
     if message is None:
       raise
-    _exit_with(message)
+    _exit_with(message, _USAGE)
+  # Filed under the binary, so that its --help lists the flag.
+  flags.FLAGS.register_flag_by_module(_caller_module(), flags.FLAGS[name])
+  return holder
+
+
+_USAGE = 2  # exit code of a flag of the wrong kind
+_HELP_FLAGS = ('-h', '-?', '--help', '--helpshort', '--helpfull', '--helpxml')
 
 
 def parse_flags(argv):
   """absl's flag parsing for ``app.run(main, flags_parser=cli.parse_flags)``.
 
-  Flag errors become one ``error: ...`` line with exit code 1: a bad value, a config file
-  that fails to load (the last line of its traceback, e.g. an unknown variant), and an
-  unknown field in ``--config.<field>=...``, which ml_collections reports as a traceback.
+  Flag errors become one ``error: ...`` line with exit code 2: a bad value (including a
+  non-finite number and the checks of ``define_ints``, ``define_dir`` and absl's bounds),
+  a config file that fails to load (the last line of its traceback, e.g. an unknown
+  variant or a missing file), and an unknown field in ``--config.<field>=...``, which
+  ml_collections reports as a traceback. ``--help`` exits with code 0.
 
   Args:
     argv: the command line, program name first.
@@ -126,13 +234,36 @@ def parse_flags(argv):
     The arguments left after parsing, program name first.
   """
   try:
-    return flags.FLAGS(argv)
+    rest = flags.FLAGS(argv)
   except flags.Error as e:
-    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-    first = lines[0].replace('Error whilst parsing config file:', '').strip()
-    _exit_with(first if len(lines) == 1 else f'{first} {lines[-1]}')
+    _exit_with(_one_line(e), _USAGE)
   except (AttributeError, KeyError) as e:
     message = _unknown_override(argv, e)
     if message is None:
       raise
-    _exit_with(message)
+    _exit_with(message, _USAGE)
+  except SystemExit as e:  # absl's --help prints the usage, then exits with code 1
+    if any(a.split('=')[0] in _HELP_FLAGS for a in argv[1:]):
+      sys.exit(0)
+    raise
+  for name in flags.FLAGS:
+    _check_loaded(name, flags.FLAGS[name].value)
+  return rest
+
+
+def _one_line(error):
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  first = lines[0].replace('Error whilst parsing config file:', '').strip()
+  return first if len(lines) == 1 else f'{first} {lines[-1]}'
+
+
+def _check_loaded(name, value):
+  """Exits on a non-finite number flag, or a config file flag whose file did not load
+  (ml_collections defers that error to the first use of the config)."""
+  # Config fields (``--config.a.b``) are left to the experiment's own checks, which
+  # decide what a non-finite value means there.
+  if isinstance(value, float) and not math.isfinite(value) and '.' not in name:
+    _exit_with(f'flag --{name}={value}: not a finite number', _USAGE)
+  if type(value).__name__ == '_ErrorConfig':
+    error = str(object.__getattribute__(value, '_error')).strip().splitlines()
+    _exit_with(f'flag --{name}: {error[-1].strip() if error else "does not load"}', _USAGE)

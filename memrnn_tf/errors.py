@@ -37,3 +37,23 @@ class TrainingDivergedError(MemrnnError, RuntimeError):
 
 class SpeedTargetsError(MemrnnError, ValueError):
   """A speed penalty was asked for without targets to apply it to."""
+
+
+class RunDamagedError(MemrnnError, ValueError):
+  """A file of a workdir is missing, truncated or garbage (names the file and the fix)."""
+
+
+class CheckpointDamagedError(RunDamagedError):
+  """No checkpoint of a run reads back whole, or the one asked for does not."""
+
+
+class TrainingInterruptedError(MemrnnError):
+  """Training stopped on SIGINT/SIGTERM after saving the current step (says how to resume).
+
+  Attributes:
+    exit_code: 128 + the signal's number, as a shell reports a process killed by it.
+  """
+
+  def __init__(self, message, signum):
+    super().__init__(message)
+    self.exit_code = 128 + int(signum)

@@ -158,7 +158,8 @@ def load_trained_model(workdir):
     ``(model, config, checkpoint_path)``.
   """
   config = workdir_lib.load_config(workdir)
-  path = tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints'))
+  path, _ = workdir_lib.usable_checkpoint(os.path.join(workdir, 'checkpoints'),
+                                         what=f'--workdir={workdir}')
   if path is None:
     raise errors.RunNotFoundError(f'no checkpoint in {workdir}/checkpoints: train first '
                                   f'(bin/flipflop.py --workdir={workdir})')

@@ -14,6 +14,11 @@ This module is the one way in for code downstream of training (analysis, plots, 
 ``load_config``, ``load_trained_model``, ``make_task``, ``checkpoint_path``,
 ``snapshot_steps`` and ``read_metrics``. It imports data and models, never training.
 
+Damaged files: a checkpoint is used only if every tensor reads back (``checkpoint_problem``);
+``usable_checkpoint`` takes the newest such one, from the files on disk rather than the
+state file, and says in one warning line what it passed over; when none reads back, and
+for a damaged config.json, the error is one line naming the files and what to do.
+
 Configs group the settings that change only speed under ``config.perf`` (``jit_compile``,
 ``intra_op_threads``, ``steps_per_execution``, ``num_chains``, ``unroll_limit``). Runs made
 before that group existed kept them at the top level and in ``config.model``;
@@ -23,12 +28,17 @@ before that group existed kept them at the top level and in ``config.model``;
 import dataclasses
 import json
 import os
+import re
+from typing import List, Optional, Tuple
+
+from absl import logging
 
 import ml_collections
 import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import jsonfile
 from memrnn_tf.data import sources
 from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
@@ -96,12 +106,19 @@ def migrate_config(values):
   return values
 
 
-def _read_config_json(workdir):
+def read_config_json(workdir):
+  """The run's config.json as a dict (legacy fields migrated), None when there is none.
+
+  Raises:
+    RunDamagedError: one line naming the file and what is wrong with it (empty, not
+      JSON, not a JSON object).
+  """
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return migrate_config(json.load(f))
+  return migrate_config(jsonfile.read_object(
+      path, 'restore it from a copy (its run cannot be resumed or analysed without it), '
+      'or use another --workdir'))
 
 
 def load_config(workdir):
@@ -110,7 +127,7 @@ def load_config(workdir):
   Raises:
     RunNotFoundError: if the workdir has no config.json.
   """
-  values = _read_config_json(workdir)
+  values = read_config_json(workdir)
   if values is None:
     raise errors.RunNotFoundError(f'{os.path.join(workdir, "config.json")} not found: is '
                                   f'--workdir={workdir} a memrnn_tf run?')
@@ -161,7 +178,7 @@ def check_workdir(config, workdir):
   Raises:
     CheckpointMismatchError: one line naming every differing field with both values.
   """
-  stored = _read_config_json(workdir)
+  stored = read_config_json(workdir)
   if stored is None:
     return
   diffs = config_differences(stored, migrate_config(config_dict(config)))
@@ -174,34 +191,222 @@ def check_workdir(config, workdir):
 
 
 # --- checkpoints and snapshots -------------------------------------------------------------
+# Files of the checkpoint ``<name>-<step>``: its .index and its .data shards.
+_CHECKPOINT_FILE = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.(index|data-\d+-of-\d+)$')
+_STATE_FILE = 'checkpoint'  # tf.train.CheckpointManager's list of checkpoints
+
+
+@dataclasses.dataclass
+class CheckpointScan:
+  """What ``scan_checkpoints`` found in a directory of checkpoints.
+
+  Attributes:
+    directory: the directory scanned.
+    name: the checkpoints' prefix (``ckpt``, ``snapshot``).
+    path: the newest checkpoint that reads back whole (None: none does).
+    damaged: ``[(path, problem)]`` of the checkpoints newer than ``path``, newest first.
+    state_problem: what is wrong with the state file, or None.
+    older: paths of the checkpoints before ``path`` (not read back), oldest first.
+  """
+  directory: str
+  name: str
+  path: Optional[str] = None
+  damaged: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+  state_problem: Optional[str] = None
+  older: List[str] = dataclasses.field(default_factory=list)
+
+  @property
+  def empty(self):
+    """Nothing was ever saved here (a new run)."""
+    return self.path is None and not self.damaged and self.state_problem is None
+
+  def describe_damage(self):
+    """``'<name>: <problem>; ...'`` of everything damaged (names in ``directory``)."""
+    parts = [f'{os.path.basename(p)}: {problem}' for p, problem in self.damaged]
+    if self.state_problem:
+      parts.append(f'{_STATE_FILE} (the list of checkpoints): {self.state_problem}')
+    return '; '.join(parts)
+
+
+def checkpoint_problem(path):
+  """Why the checkpoint ``path`` (a prefix, e.g. ``.../ckpt-24``) cannot be restored.
+
+  Every tensor is read back, so a missing, truncated or altered file is found (TF checks
+  each tensor's checksum).
+
+  Returns:
+    None when it reads back whole, else a short description.
+  """
+  if not tf.io.gfile.exists(path + '.index'):
+    return 'its .index file is missing'
+  try:
+    reader = tf.train.load_checkpoint(path)
+    for name in reader.get_variable_to_dtype_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    text = getattr(e, 'message', None) or str(e) or type(e).__name__
+    return ' '.join(text.split()).replace(path, os.path.basename(path))
+  return None
+
+
+def _state_checkpoint(directory):
+  """``(step named by the state file or None, problem or None)``; TF's own reader would
+  log a warning and ignore a damaged state file."""
+  path = os.path.join(directory, _STATE_FILE)
+  if not os.path.exists(path):
+    return None, None
+  try:
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+  except (OSError, UnicodeDecodeError) as e:
+    return None, f'unreadable ({type(e).__name__})'
+  if not text.strip():
+    return None, 'empty'
+  match = re.search(r'^model_checkpoint_path: "(?:.*/)?[^"/]*-(\d+)"\s*$', text, re.M)
+  lines_ok = all(re.match(r'^[a-z_]+: \S', l) for l in text.splitlines() if l.strip())
+  if match is None or not lines_ok:
+    return None, 'not a checkpoint state file (garbage)'
+  return int(match.group(1)), None
+
+
+def scan_checkpoints(directory, name='ckpt', read=True):
+  """Finds the newest checkpoint of ``directory`` that reads back whole.
+
+  The steps are those of the files on disk and of the state file, so a damaged state file
+  hides nothing. Checkpoints are read newest first until one is intact (the older ones
+  are listed, not read).
+
+  Args:
+    directory: a ``tf.train.CheckpointManager`` directory.
+    name: the checkpoints' prefix.
+    read: read the checkpoints back; else only check that their .index and a .data file
+      exist (cheap, for the many snapshots of a run).
+
+  Returns:
+    ``CheckpointScan``.
+  """
+  scan = CheckpointScan(directory, name)
+  state_step, scan.state_problem = _state_checkpoint(directory)
+  steps = set() if state_step is None else {state_step}
+  if os.path.isdir(directory):
+    for f in os.listdir(directory):
+      match = _CHECKPOINT_FILE.match(f)
+      if match and match.group('name') == name:
+        steps.add(int(match.group('step')))
+  for step in sorted(steps, reverse=True):
+    path = os.path.join(directory, f'{name}-{step}')
+    if scan.path is not None:
+      if tf.io.gfile.exists(path + '.index'):
+        scan.older.insert(0, path)
+      continue
+    problem = checkpoint_problem(path) if read else _missing_files(path)
+    if problem is None:
+      scan.path = path
+    else:
+      scan.damaged.append((path, problem))
+  return scan
+
+
+def _missing_files(path):
+  if not tf.io.gfile.exists(path + '.index'):
+    return 'its .index file is missing'
+  if not tf.io.gfile.glob(path + '.data-*'):
+    return 'its .data file is missing'
+  return None
+
+
+def usable_checkpoint(directory, name='ckpt', what='this run'):
+  """The newest intact checkpoint of ``directory``; one warning line when it is not the
+  newest or the state file is damaged.
+
+  Args:
+    directory: a ``tf.train.CheckpointManager`` directory.
+    name: the checkpoints' prefix.
+    what: the run, as the one-line error names it (``'--workdir=...'``).
+
+  Returns:
+    ``(path or None, scan)``: None when nothing was ever saved there.
+
+  Raises:
+    CheckpointDamagedError: something was saved but nothing reads back whole.
+  """
+  scan = scan_checkpoints(directory, name)
+  if scan.path is None and not scan.empty:
+    raise errors.CheckpointDamagedError(
+        f'no intact checkpoint in {directory} ({scan.describe_damage()}); restore these '
+        f'files from a copy, or move {directory} away to start {what} again from step 0')
+  if scan.damaged or scan.state_problem:
+    logging.warning('Damaged in %s: %s; using %s, the newest intact checkpoint', directory,
+                    scan.describe_damage(), os.path.basename(scan.path))
+  return scan.path, scan
+
+
+def scan_snapshots(workdir):
+  """``scan_checkpoints`` of the weight snapshots, without reading them back (one warning
+  line when the state file is damaged; ``snapshot_steps`` does not depend on it)."""
+  scan = scan_checkpoints(os.path.join(workdir, 'snapshots'), 'snapshot', read=False)
+  if scan.state_problem:
+    logging.warning('Damaged in %s: %s; rewritten from the snapshots on disk',
+                    scan.directory, scan.describe_damage())
+  return scan
+
+
+def repair_state_file(scan):
+  """Rewrites the state file of a scan with problems to list its intact checkpoints, so
+  that a ``tf.train.CheckpointManager`` continues from ``scan.path`` (the damaged newer
+  ones are written over when training reaches their steps again)."""
+  if scan.path is None or not (scan.damaged or scan.state_problem):
+    return
+  kept = [os.path.basename(p) for p in scan.older + [scan.path]]
+  lines = [f'model_checkpoint_path: "{kept[-1]}"'] + [
+      f'all_model_checkpoint_paths: "{k}"' for k in kept]
+  path = os.path.join(scan.directory, _STATE_FILE)
+  with open(path + '.tmp', 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  os.replace(path + '.tmp', path)
+
+
 def checkpoint_path(workdir, checkpoint=None):
   """Path of the latest checkpoint, or of the checkpoint/snapshot saved at step ``checkpoint``.
 
+  Without ``checkpoint``: the newest checkpoint that reads back whole (a warning names
+  the damaged newer ones).
+
   Raises:
     RunNotFoundError: naming what is available.
+    CheckpointDamagedError: no intact checkpoint, or the one asked for is damaged.
   """
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   if checkpoint is None:
-    path = tf.train.latest_checkpoint(ckpt_dir)
+    path, _ = usable_checkpoint(ckpt_dir, what=f'--workdir={workdir}')
     if path is None:
       raise errors.RunNotFoundError(f'no checkpoint in {ckpt_dir}: train this run first '
                                     f'(--workdir={workdir})')
     return path
+  damaged = None
   for path in (os.path.join(ckpt_dir, f'ckpt-{int(checkpoint)}'),
                os.path.join(workdir, 'snapshots', f'snapshot-{int(checkpoint)}')):
     if tf.io.gfile.exists(path + '.index'):
-      return path
+      problem = checkpoint_problem(path)
+      if problem is None:
+        return path
+      damaged = damaged or _damaged(path, problem)
+  if damaged is not None:
+    raise damaged
   raise errors.RunNotFoundError(f'no checkpoint or snapshot of step {checkpoint} in '
                                 f'{workdir}; available snapshot steps: '
                                 f'{snapshot_steps(workdir)}')
 
 
 def snapshot_steps(workdir):
-  """Sorted training steps of the weight snapshots saved in ``workdir``."""
-  state = tf.train.get_checkpoint_state(os.path.join(workdir, 'snapshots'))
-  if state is None:
+  """Sorted training steps of the weight snapshots saved in ``workdir`` (those with an
+  .index file on disk: a damaged state file hides none)."""
+  directory = os.path.join(workdir, 'snapshots')
+  if not os.path.isdir(directory):
     return []
-  return sorted(int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths)
+  matches = map(_CHECKPOINT_FILE.match, os.listdir(directory))
+  return sorted(int(m.group('step')) for m in matches
+                if m and m.group('name') == 'snapshot' and m.group(0).endswith('.index'))
 
 
 def restore_model(model, path, optimizer=None):
@@ -209,6 +414,7 @@ def restore_model(model, path, optimizer=None):
 
   Raises:
     CheckpointMismatchError: when the checkpoint belongs to another architecture.
+    CheckpointDamagedError: when its files are missing, truncated or altered.
   """
   ckpt = (tf.train.Checkpoint(model=model, optimizer=optimizer) if optimizer is not None
           else tf.train.Checkpoint(model=model))
@@ -218,9 +424,20 @@ def restore_model(model, path, optimizer=None):
     if optimizer is None:
       status.expect_partial()
   except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+    problem = checkpoint_problem(path)
+    if problem is not None:
+      raise _damaged(path, problem) from e
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     raise errors.CheckpointMismatchError(
         f'checkpoint {path} does not match the model built from the config: {first}') from e
+  except (tf.errors.OpError, IndexError) as e:
+    raise _damaged(path, checkpoint_problem(path) or type(e).__name__) from e
+
+
+def _damaged(path, problem):
+  return errors.CheckpointDamagedError(
+      f'checkpoint {path} is damaged ({problem}); restore its files from a copy, or delete '
+      f'{path}.* to use another step')
 
 
 # --- trained runs ---------------------------------------------------------------------------

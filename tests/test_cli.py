@@ -78,7 +78,7 @@ def _call(args, tmp_path, script=None):
 ])
 def test_flag_errors_are_one_line(args, line, tmp_path):
   proc = _call(args, tmp_path)
-  assert proc.returncode == 1
+  assert proc.returncode == 2  # a usage error
   assert proc.stderr.strip().splitlines() == [line], proc.stderr[-2000:]
   assert proc.stdout == ''
 
@@ -94,7 +94,7 @@ def test_good_overrides_still_apply(tmp_path):
 def test_train_binary_unknown_field_one_line(tmp_path):
   proc = _call(['--config.model.num_chains=2', f'--workdir={tmp_path / "run"}'], tmp_path,
                script=os.path.join(REPO, 'bin', 'train.py'))
-  assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+  assert proc.returncode == 2 and 'Traceback' not in proc.stderr
   assert proc.stderr.strip().splitlines()[-1] == (
       'error: --config.model.num_chains=2: the config has no field model.num_chains')
   assert not (tmp_path / 'run').exists()

@@ -279,5 +279,5 @@ def test_extrapolate_binary(trained, data_dir):
   assert all(0 <= a <= 1 for a in out['accuracy'])
   proc = _run(['bin/extrapolate.py', f'--workdir={trained}', '--delays=0'], data_dir,
               check=False)
-  assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith(
-      'error: delays must be integers >= 1')
+  assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+      'error: flag --delays=0: 0 is not >= 1')

@@ -23,6 +23,7 @@ from absl import logging
 
 from memrnn_tf import errors
 from memrnn_tf import files
+from memrnn_tf import jsonfile
 
 
 def expand_workdirs(workdir=None, workdirs=None):
@@ -68,11 +69,9 @@ def workdirs_with(patterns, relpath):
 
 
 def read_config(workdir):
-  """The run's ``config.json`` as a plain dict."""
-  config = files.read_json(os.path.join(workdir, 'config.json'))
-  if config is None:
-    raise errors.MemrnnError(f'{workdir}/config.json is missing or not valid JSON')
-  return config
+  """The run's ``config.json`` as a plain dict (one-line ``RunDamagedError`` if damaged)."""
+  return jsonfile.read_object(os.path.join(workdir, 'config.json'),
+                              'restore it from a copy, or leave this run out')
 
 
 def condition(workdir):

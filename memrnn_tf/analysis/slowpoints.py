@@ -444,10 +444,10 @@ def _check_options(method, dtype, tol, max_iters, newton_iters, learning_rate, p
                       ('patience', patience)):
     if int(value) != value or value < 1:
       raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
-  if not tol >= 0:  # also NaN
-    raise ValueError(f'tol must be >= 0, got {tol!r}')
-  if not learning_rate > 0:
-    raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+  if not 0 <= tol < np.inf:  # also NaN
+    raise ValueError(f'tol must be >= 0 and finite, got {tol!r}')
+  if not 0 < learning_rate < np.inf:
+    raise ValueError(f'learning_rate must be > 0 and finite, got {learning_rate!r}')
 
 
 def _check_paper_options(num_steps, decay_step, decay_factor):
@@ -476,6 +476,10 @@ def _check_batch(step_fn, initial_states, inputs):
   n = x0.shape[0]
   if inputs.ndim != 2 or inputs.shape[0] not in (1, n):
     raise ValueError(f'inputs must be [I] or [{n}, I], got shape {inputs.shape}')
+  for name, values in (('initial_states', x0), ('inputs', inputs)):
+    bad = int(np.sum(~np.isfinite(values)))
+    if bad:  # the search would clip them into range and report a point computed from inf
+      raise ValueError(f'{name} hold {bad} non-finite values (inf or nan)')
   if step_fn.input_size is not None and inputs.shape[1] != step_fn.input_size:
     raise ValueError(f'inputs have width {inputs.shape[1]}, but {step_fn.name} takes '
                      f'inputs of width {step_fn.input_size}')
@@ -1081,6 +1085,8 @@ class SlowPoints:
       kept one stands for; multiplicities already set add up), and the kept indices if
       ``return_index``.
     """
+    if not 0 <= tol < np.inf:  # also NaN
+      raise ValueError(f'unique(tol) needs a finite tol >= 0, got {tol!r}')
     finite = np.all(np.isfinite(self.xi), axis=1)
     order = np.argsort(np.where(np.isfinite(self.speeds), self.speeds, np.inf),
                        kind='stable')

@@ -67,9 +67,9 @@ def run_sweep(sweep_config, root, backend, dry_run=False):
 
   Args:
     sweep_config: a ``configs/sweep.py`` config.
-    root: directory of the runs (created).
+    root: directory of the runs (created, unless the grid is refused or ``dry_run``).
     backend: ``local.LocalBackend`` or ``ray_backend.RayBackend``.
-    dry_run: only write ``sweep.json`` with every run's state and command.
+    dry_run: only return every run's state and command (nothing is written).
 
   Returns:
     The run records in grid order (``runs.make_record``), ``status`` ``done`` or ``failed``
@@ -79,15 +79,14 @@ def run_sweep(sweep_config, root, backend, dry_run=False):
     SweepError: bad grid, or another sweep holds ``root``.
   """
   root = os.path.abspath(root)
+  if dry_run:
+    return list(_records(root, *plan_sweep(sweep_config, root, backend)[:2]).values())
+  grid.expand(sweep_config)  # a refused grid leaves nothing behind
   os.makedirs(root, exist_ok=True)
   with _exclusive(root):
     specs, states, description = plan_sweep(sweep_config, root, backend)
     previous = record.load(root)
-    records = {}
-    for spec, state in zip(specs, states):
-      seconds = previous.get(spec.name, {}).get('seconds')
-      records[spec.name] = runs.make_record(spec, state,
-                                            'done' if state['done'] else 'pending', seconds)
+    records = _records(root, specs, states, previous)
     todo = [s for s, state in zip(specs, states) if not state['done']]
     header = {'root': root, 'base': sweep_config.base, 'backend': description}
     lock = threading.Lock()
@@ -111,9 +110,17 @@ def run_sweep(sweep_config, root, backend, dry_run=False):
     write()
     logging.info('%d runs under %s: %d finished, %d to run (%s)', len(specs), root,
                  len(specs) - len(todo), len(todo), description)
-    if todo and not dry_run:
+    if todo:
       backend.run(todo, on_start, on_finish)
     return [records[s.name] for s in specs]
+
+
+def _records(root, specs, states, previous=None):
+  """``{name: run record}`` of the planned runs, in grid order (time from ``previous``)."""
+  previous = record.load(root) if previous is None else previous
+  return {spec.name: runs.make_record(spec, state, 'done' if state['done'] else 'pending',
+                                      previous.get(spec.name, {}).get('seconds'))
+          for spec, state in zip(specs, states)}
 
 
 def summary_table(records):

@@ -4,6 +4,7 @@ import math
 
 import tensorflow as tf
 
+from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.training import experiment as experiment_lib
 from memrnn_tf.training import metrics as metrics_lib
@@ -70,7 +71,9 @@ def evaluate_experiment(exp, evaluators=None):
 def evaluate_workdir(workdir, checkpoint=None, data_dir=None, num_trials=None):
   """The paper's table for a trained run (restored from ``workdir``)."""
   config = workdir_lib.load_config(workdir)
-  if num_trials:
+  if num_trials is not None:
+    if int(num_trials) < 1:
+      raise errors.ConfigError(f'num_trials={num_trials} must be >= 1')
     config.eval_trials = int(num_trials)
   exp = experiment_lib.build_experiment(config, data_dir)
   path = workdir_lib.checkpoint_path(workdir, checkpoint)

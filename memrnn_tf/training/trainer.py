@@ -16,18 +16,21 @@ from memrnn_tf.training import experiment as experiment_lib
 from memrnn_tf.training import loop
 
 
-def train_and_evaluate(config, workdir, data_dir=None):
+def train_and_evaluate(config, workdir, data_dir=None, evaluate=True):
   """Trains (resuming if possible) and evaluates; returns the final evaluation table.
 
   Args:
     config: experiment ``ConfigDict`` (e.g. ``configs/mnist.py:cpu``).
     workdir: directory for config, checkpoints, snapshots, metrics and results.
     data_dir: directory with the dataset files (overrides ``config.data_dir``).
+    evaluate: evaluate and write eval.json (else only train: the result has no table).
 
   Raises:
     ConfigError: bad config; DataNotFoundError: missing data;
     CheckpointMismatchError: workdir of another run;
-    TrainingDivergedError: non-finite loss (the last good checkpoint is kept).
+    RunDamagedError: config.json or every checkpoint damaged (nothing written);
+    TrainingDivergedError: non-finite loss (the last good checkpoint is kept);
+    TrainingInterruptedError: SIGINT/SIGTERM (the step reached is saved).
   """
   perf.configure_threads(config)
   if config.get('deterministic', False):
@@ -43,12 +46,14 @@ def train_and_evaluate(config, workdir, data_dir=None):
   c = config
   chunk = loop.make_train_chunk(exp)
   chunk.get_concrete_function(tf.TensorSpec([], tf.int32))  # trace now (see Evaluator)
-  evaluators = evaluation.make_evaluators(exp)
+  evaluators = evaluation.make_evaluators(exp) if evaluate else None
   logging.info('Training %s-%d on %s, curriculum %s, from step %d to %d (stage %s)',
                c.model.cell, c.model.units, c.dataset, exp.curriculum.name, step, c.num_steps,
                exp.curriculum.at(step))
   step, elapsed = loop.training_loop(model, chunk, config, manager, writer,
                                      snapshots=snapshots, stage_fn=exp.curriculum.at)
+  if not evaluate:
+    return {'step': step, 'train_seconds_this_session': elapsed}
 
   table = evaluation.evaluate_experiment(exp, evaluators)
   for split, values in table.items():
