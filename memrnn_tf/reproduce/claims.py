@@ -188,7 +188,13 @@ def _at(summary, delays, delay):
   return inputs.summary_at(summary, delays.index(delay)) if delay in delays else (None, None, 0)
 
 
-def _curve_effects(conditions, delays_of, protocol_label, delay, margin_name, only=None):
+def _extrapolation_summary(repro, dataset='mnist'):
+  """``(extrapolation_summary dict or None, problem or None)`` of ``extrapolate_<dataset>``."""
+  return repro.aggregate(f'extrapolate_{dataset}', 'extrapolation_summary.json',
+                         f'aggregate/{dataset}/analysis/extrapolation_summary.json')
+
+
+def _curve_effects(conditions, delays_of, protocol_label, delay, only=None):
   """DeCu - VoCu at ``delay`` for every (dataset, cell, readout) pair in ``conditions``."""
   out = {}
   for triple, (dk, vk) in inputs.pairs(conditions).items():
@@ -208,22 +214,21 @@ def extrapolation(repro):
   rule = ('MNIST GRU sigmoid, fixed-delay protocol, accuracy at delay 1000, DeCu - VoCu '
           f'(Welch); margin {100 * MARGIN["extrapolation"]:.0f} points; N >= 5 per curriculum.')
   name = 'extrapolate_mnist'
-  summary, problem = repro.aggregate(name, 'extrapolation_summary.json',
-                                     'aggregate/mnist/analysis/extrapolation_summary.json')
+  summary, problem = _extrapolation_summary(repro)
   if problem:
     return _missing('3', title, paper_text, rule, repro, [name], [problem])
   protocols = summary.get('protocols', {})
   delays_of = lambda c: c['delays']  # noqa: E731
   primary_triple = ('mnist', 'gru', 'sigmoid')
   fixed = protocols.get('fixed', {})
-  main = _curve_effects(fixed, delays_of, 'fixed', 1000, 'extrapolation', primary_triple)
+  main = _curve_effects(fixed, delays_of, 'fixed', 1000, primary_triple)
   primary = main.get(primary_triple) or plan.Effect(
       _label(*primary_triple, 'DeCu - VoCu at delay 1000, fixed'), n='no DeCu/VoCu pair')
-  secondary = list(_curve_effects(fixed, delays_of, 'fixed', 500, '', primary_triple).values())
+  secondary = list(_curve_effects(fixed, delays_of, 'fixed', 500, primary_triple).values())
   tmax = protocols.get('tmax', {})
   for d in (500, 1000):
-    secondary += _curve_effects(tmax, delays_of, 'tmax', d, '', primary_triple).values()
-  secondary += [e for t, e in _curve_effects(fixed, delays_of, 'fixed', 1000, '').items()
+    secondary += _curve_effects(tmax, delays_of, 'tmax', d, primary_triple).values()
+  secondary += [e for t, e in _curve_effects(fixed, delays_of, 'fixed', 1000).items()
                 if t != primary_triple]
   judgement = rules.difference(primary, MARGIN['extrapolation'], secondary)
   chance = []
@@ -244,8 +249,7 @@ def noise(repro):
   rule = ('MNIST GRU sigmoid, pixel noise std x2 at delay 19, DeCu - VoCu (Welch); margin '
           f'{100 * MARGIN["noise"]:.0f} points; N >= 5 per curriculum.')
   name = 'extrapolate_mnist'
-  summary, problem = repro.aggregate(name, 'extrapolation_summary.json',
-                                     'aggregate/mnist/analysis/extrapolation_summary.json')
+  summary, problem = _extrapolation_summary(repro)
   if not problem and not summary.get('noise'):
     problem = 'the extrapolation summary has no noise curves: rerun it with --noise_scales'
   if problem:
@@ -286,8 +290,7 @@ def second_retrieval(repro):
           '(first - second accuracy); VoCu - DeCu (Welch); margin '
           f'{100 * MARGIN["second_retrieval"]:.0f} points; N >= 5 per curriculum.')
   name = 'extrapolate_mnist'
-  summary, problem = repro.aggregate(name, 'extrapolation_summary.json',
-                                     'aggregate/mnist/analysis/extrapolation_summary.json')
+  summary, problem = _extrapolation_summary(repro)
   if not problem and not summary.get('second_retrieval'):
     problem = 'the extrapolation summary has no second retrieval: rerun it with it on'
   if problem:
@@ -717,13 +720,12 @@ def cifar10(repro):
           'points; N >= 5 per curriculum; judged only on networks trained on the full '
           'training set (the offline subset is not the paper\'s experiment).')
   stages = ['train_cifar10', 'extrapolate_cifar10']
-  summary, problem = repro.aggregate('extrapolate_cifar10', 'extrapolation_summary.json',
-                                     'aggregate/cifar10/analysis/extrapolation_summary.json')
+  summary, problem = _extrapolation_summary(repro, 'cifar10')
   if problem:
     return _missing('14', title, paper_text, rule, repro, stages,
                     repro.problems(['train_cifar10']) + [problem])
   fixed = summary.get('protocols', {}).get('fixed', {})
-  effects = _curve_effects(fixed, lambda c: c['delays'], 'fixed', 500, '')
+  effects = _curve_effects(fixed, lambda c: c['delays'], 'fixed', 500)
   main = ('cifar10', 'lstm', 'sigmoid')
   primary = effects.pop(main, None) or plan.Effect(
       _label(*main, 'DeCu - VoCu at delay 500, fixed'), n='no DeCu/VoCu pair')
