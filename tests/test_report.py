@@ -436,6 +436,7 @@ def test_regularization_is_judged_paired_by_network(tmp_path):
   assert reg.numbers['primary p'] == pytest.approx(want)  # centres, first in order
   assert reg.verdict == plan.REPRODUCES
   assert 'Holm p = ' in reg.reason and '5 pairs' in reg.reason
+  assert '| gru decu centres | +0.00 [+0.00, +0.00] | 5 | intact |' in reg.detail_markdown
   shutil.rmtree(os.path.join(root, 'regularize', 'control_gru_decu_sigmoid_s4'))
   reg = claims.regularization(claims.Reproduction.load(root))
   assert reg.numbers['primary p'] == pytest.approx(sps.ttest_rel(arm[:4], controls[:4]).pvalue)

@@ -373,6 +373,17 @@ def regularization(repro):
           f'{cell} {curriculum} {kind}: control - arm, log10 slow-point speed',
           *_paired(panel[kind], panel.get('control', []), speed)[::-1], unit='decades'))
   judgement = rules.regularization(primary, secondary)
+  intact = []  # nominal accuracy "virtually intact": arm - control within +-1 point
+  nominal = lambda s: ((s.get('nominal') or {}).get('after') or {}).get('test', np.nan)  # noqa
+  for (cell, curriculum), panel in sorted(groups.items()):
+    for kind in ('slow_points', 'centres'):
+      ci = stats.paired_interval(*_paired(panel.get(kind, []), panel.get('control', []),
+                                          nominal)) if panel.get(kind) else None
+      if ci:
+        ok = -plan.INTACT <= ci['lo'] and ci['hi'] <= plan.INTACT
+        intact.append([f'{cell} {curriculum} {kind}', f'{100 * ci["estimate"]:+.2f} '
+                       f'[{100 * ci["lo"]:+.2f}, {100 * ci["hi"]:+.2f}]', ci['n'],
+                       'intact' if ok else 'not shown intact'])
   rows = []
   for (cell, curriculum), arm, a in regularization_summary.table(groups):
     acc = dict(zip(a['delays'], zip(a['accuracy'], a['accuracy_sem'])))
@@ -382,6 +393,9 @@ def regularization(repro):
   runs = [s for arms in groups.values() for group in arms.values() for s in group]
   steps = sorted({s['steps'] for s in runs if s.get('steps') is not None})
   extra = [f'Extra training steps per run: {", ".join(map(str, steps)) or "n/a"}.',
+           ('**Nominal test accuracy, arm - control (points, paired 95% interval; intact = '
+            'within +-1 point).**\n\n' + table(['arm', 'difference', 'pairs', ''], intact))
+           if intact else '',
            table(['panel', 'arm', 'N', 'nominal test', 'delay 100', 'delay 500', 'delay 1000',
                    'slow-point speed (geo. mean of medians)'], rows)]
   return section('12', title, paper_text, rule, judgement, repro, stages, extra)
