@@ -198,15 +198,21 @@ def template_matching_figure_stage(config, root):
 def flipflop_stages(config, root):
   """The flip-flop networks of 003 (the flip-flop paper), ``delay8`` compared with ``delay0``."""
   variants = [v.strip() for v in config.flipflop.split(',') if v.strip()]
+  seeds = [int(x) for x in str(config.get('flipflop_seeds', '0')).split(',') if x.strip()]
   out = []
-  for v in variants:
-    workdir = os.path.join(root, 'flipflop', v)
-    argv = _binary('flipflop') + [f'--config=configs/flipflop.py:{v}', f'--workdir={workdir}']
-    if v != 'delay0' and 'delay0' in variants:
-      argv.append(f'--config.compare_with={os.path.join(root, "flipflop", "delay0")}')
-    out.append(Stage(f'flipflop_{v}', 'run', argv, [workdir],
-                     [os.path.join(workdir, 'analysis', 'summary.json')],
-                     [os.path.join(workdir, 'figures', '*.png')]))
+  for seed in seeds:
+    suffix = '' if seed == 0 else f'_s{seed}'  # seed 0 keeps the names of single-seed roots
+    for v in variants:
+      workdir = os.path.join(root, 'flipflop', v + suffix)
+      argv = _binary('flipflop') + [f'--config=configs/flipflop.py:{v}', f'--workdir={workdir}']
+      if seed:
+        argv += [f'--config.seed={seed}', '--config.plots=False']
+      if v != 'delay0' and 'delay0' in variants:
+        argv.append('--config.compare_with='
+                    f'{os.path.join(root, "flipflop", "delay0" + suffix)}')
+      out.append(Stage(f'flipflop_{v}{suffix}', 'run', argv, [workdir],
+                       [os.path.join(workdir, 'analysis', 'summary.json')],
+                       [os.path.join(workdir, 'figures', '*.png')]))
   return out
 
 
@@ -215,7 +221,7 @@ def stage_names(config):
   selected runs, so they appear as the pattern ``regularize_<arm>_*``)."""
   arms = [a.strip() for a in config.regularize.arms.split(',') if a.strip()]
   return ([f'train_{s}' for s in studies(config)]
-          + [f'flipflop_{v.strip()}' for v in config.flipflop.split(',') if v.strip()]
+          + [s.name for s in flipflop_stages(config, '')]
           + [a[0] for a in _ANALYSES] + ['plot_template_matching']
           + [f'regularize_{a}_*' for a in arms] + ['plot_regularization'])
 
