@@ -240,3 +240,15 @@ def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun
   assert logs == {**{n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran},
                   **{n: os.path.getsize(os.path.join(root, 'mnist_gru', n + '.log'))
                      for n in names}}
+
+
+def test_flipflop_seeds_each_get_a_workdir_and_compare_with_their_own_undelayed_network():
+  config = _config('cpu')
+  config.flipflop_seeds = '0,3'
+  by_name = {s.name: s for s in stages.flipflop_stages(config, '/r')}
+  assert list(by_name) == ['flipflop_delay0', 'flipflop_delay8', 'flipflop_delay0_s3',
+                           'flipflop_delay8_s3']
+  argv = by_name['flipflop_delay8_s3'].argv
+  assert '--workdir=/r/flipflop/delay8_s3' in argv and '--config.seed=3' in argv
+  assert '--config.compare_with=/r/flipflop/delay0_s3' in argv
+  assert '--config.seed=0' not in by_name['flipflop_delay8'].argv
