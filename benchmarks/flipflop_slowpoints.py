@@ -256,7 +256,7 @@ def main(argv):
   for name, n_fixed, n_match, secs, counts in rows:
     print(f'{name:<34} {n_fixed:>9} {n_match:>8}/{len(truth):<2} {secs:>8.2f} '
           f'{secs / rows[0][3]:>9.1f}  {counts}')
-  print(f'refined, first call: {seconds:.2f} s (CPU {cpu_first:.2f} s); second call '
+  print(f'refined, first call: {rows[0][3]:.2f} s (CPU {cpu_first:.2f} s); second call '
         f'(traced): {warm:.2f} s (CPU {cpu_warm:.2f} s); Newton iterations: median '
         f'{np.median(refined.iterations):.0f}, max {refined.iterations.max()}; '
         f'stopped: {refined.info["newton_stopped"]}; per-call loop / refined (second call): '

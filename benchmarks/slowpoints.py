@@ -29,7 +29,7 @@ i.e. ``12 H^2`` FLOPs (elementwise work and the per-call variant's recomputed in
 projection are not counted). Frozen points are counted (the batch keeps its shape). Peak
 is a 2048^3 float32 matmul timed in the same process.
 
-``--paper_points=10`` (0: skip) also times the authors' search (``method='paper'``:
+``--paper_points=10`` (default 0: skip) also times the authors' search (``method='paper'``:
 ``--paper_steps`` plain Adam steps, one compiled loop) on that many states: the first call
 (with tracing and compilation) and the best of --repeats later ones, wall clock and CPU
 time of this process, with the load average (the machine may be shared). ``--sizes=``
@@ -66,7 +66,7 @@ _BASELINE_SECONDS = flags.DEFINE_float(
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the initial states.')
 _GROUPS = flags.DEFINE_integer('groups', None, 'Concurrent searches of the loop variant '
                                '(default: slowpoints.default_groups(N)).', lower_bound=1)
-_PAPER_POINTS = flags.DEFINE_integer('paper_points', 10, "States for the authors' search "
+_PAPER_POINTS = flags.DEFINE_integer('paper_points', 0, "States for the authors' search "
                                      '(0: skip it).', lower_bound=0)
 _PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000, "Steps of the authors' search.",
                                     lower_bound=1)
