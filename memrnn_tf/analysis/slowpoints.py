@@ -614,7 +614,9 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
                           epsilon=epsilon, patience=patience,
                           min_rel_improvement=min_rel_improvement, clip=clip)
   tolerances = newton.Tolerances.for_dtype(dtype, floor_factor, xtol, gtol)
-  info = {**dataclasses.asdict(options), 'clip': None if bound is None else bound.tolist(),
+  # The 'paper' search records its own options (info['paper']), not the 'adam' method's.
+  info = {**({} if paper else dataclasses.asdict(options)),
+          'clip': None if bound is None else bound.tolist(),
           'method': method, 'dtype': str(dtype), 'newton_iters': int(newton_iters),
           'tolerances': dataclasses.asdict(tolerances), 'step_fn': step_fn.name}
   x, iterations, last = x0, np.zeros(n, np.int64), np.full(n, np.nan)
