@@ -163,9 +163,11 @@ def profile(step_fn, x0, result, seconds):
   print(f'  {point_iterations} point-iterations, {jacobians} Jacobians (a rejected step '
         'keeps its Jacobian)')
   variant = step_fn.with_dtype('float64')
-  residual = newton._residual_fn(variant, variant.constants())  # pylint: disable=protected-access
-  linearise = tf.function(lambda x, p: newton._linearise(residual, x, p))  # pylint: disable=protected-access
-  solve = tf.function(lambda a, b, mu, m, f, s: newton._damped_step(a, b, mu, m, f, None, s))  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  residual = newton._residual_fn(variant, variant.constants())
+  linearise = tf.function(lambda x, p: newton._linearise(residual, x, p))
+  solve = tf.function(lambda a, b, mu, m, f, s: newton._damped_step(a, b, mu, m, f, None, s))
+  # pylint: enable=protected-access
   trial = tf.function(lambda x, p: tf.reduce_sum(tf.square(residual(x, p)), -1))
   for m in (1024, 64):
     x = tf.constant(np.asarray(x0[:m], np.float64))
