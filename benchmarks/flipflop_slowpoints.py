@@ -19,8 +19,17 @@ N(0, --noise^2) noise; input during the search: zero. Compared, on the same stat
 
 For every variant: fixed points (status ``fixed_point``, deduplicated), how many of the
 truth's fixed points lie within 1e-4 (max-abs) of one of them with the same number of
-unstable modes, and the time.
+unstable modes, and the time (wall clock and this process's CPU time; the load average is
+printed, the machine may be shared).
+
+``--truth_cache=PATH.npz`` keeps the truth (it takes minutes) for later runs from the same
+states. ``--profile`` adds the refined search's profile: iterations per status, the batch
+size over the iterations, time per iteration, and the share of its parts, from the
+Jacobians computed (``info['newton_linearisations']``), the point-iterations run and each
+part timed on its own at batch sizes 1,024 and 64 (best of 3).
 """
+
+import os
 
 import time
 
@@ -31,6 +40,7 @@ import numpy as np
 from scipy import optimize
 import tensorflow as tf
 
+from memrnn_tf.analysis import newton
 from memrnn_tf.analysis import slowpoints as sp
 from memrnn_tf.data import flipflop as flipflop_data
 
@@ -41,6 +51,9 @@ _NOISE = flags.DEFINE_float('noise', 0.05, 'Std of the noise added to the states
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the trials and the noise.')
 _BASELINE_SECONDS = flags.DEFINE_float('baseline_seconds', 60.0,
                                        'Time budget of the per-call first-order loop.')
+_TRUTH_CACHE = flags.DEFINE_string('truth_cache', None,
+                                   'npz file keeping the truth between runs (same states).')
+_PROFILE = flags.DEFINE_bool('profile', False, "Print the refined search's profile.")
 _MATCH = 1e-4
 
 
@@ -109,6 +122,73 @@ def matched(truth, truth_unstable, points, unstable):
   return count
 
 
+def cached_truth(cell, x0, path):
+  """``truth_fixed_points``, read from / written to ``path`` when given (same states)."""
+  if path and os.path.exists(path):
+    with np.load(path) as f:
+      if np.array_equal(f['x0'], x0):
+        return f['roots'], f['unstable']
+  roots, unstable = truth_fixed_points(cell, x0)
+  if path:
+    np.savez(path, x0=x0, roots=roots, unstable=unstable)
+  return roots, unstable
+
+
+def _best_seconds(fn, *args, repeats=3):
+  fn(*args)  # trace
+  best = np.inf
+  for _ in range(repeats):
+    start = time.perf_counter()
+    tf.nest.map_structure(lambda t: t.numpy(), fn(*args))
+    best = min(best, time.perf_counter() - start)
+  return best
+
+
+def profile(step_fn, x0, result, seconds):
+  """Prints the refined search's profile (module docstring)."""
+  its = result.iterations
+  print(f'refined search profile: {seconds:.2f} s for {result.info["newton_loop_iterations"]} '
+        f'loop iterations ({1e3 * seconds / result.info["newton_loop_iterations"]:.1f} ms '
+        'per iteration on average)')
+  for name in newton.STATUS:
+    mask = result.status == name
+    if mask.any():
+      print(f'  {name:<14} {mask.sum():>5} points, iterations median {np.median(its[mask]):.0f}, '
+            f'90th percentile {np.percentile(its[mask], 90):.0f}, max {its[mask].max()}, '
+            f'{its[mask].sum()} point-iterations')
+  marks = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 100, 150, 199]
+  print('  batch size at iteration ' + ', '.join(f'{i}: {np.sum(its >= i)}' for i in marks))
+  point_iterations = int(its.sum() + np.sum(its < result.info['newton_iters']))
+  jacobians = result.info['newton_linearisations']
+  print(f'  {point_iterations} point-iterations, {jacobians} Jacobians (a rejected step '
+        'keeps its Jacobian)')
+  variant = step_fn.with_dtype('float64')
+  # pylint: disable=protected-access
+  residual = newton._residual_fn(variant, variant.constants())
+  linearise = tf.function(lambda x, p: newton._linearise(residual, x, p))
+  solve = tf.function(lambda a, b, mu, m, f, s: newton._damped_step(a, b, mu, m, f, None, s))
+  # pylint: enable=protected-access
+  trial = tf.function(lambda x, p: tf.reduce_sum(tf.square(residual(x, p)), -1))
+  for m in (1024, 64):
+    x = tf.constant(np.asarray(x0[:m], np.float64))
+    p = variant.prepare(tf.zeros([m, 3], tf.float64))
+    _, _, a, b, diag_max = linearise(x, p)
+    parts = {'Jacobian (+ J^T J, J^T r)': _best_seconds(linearise, x, p) / m,
+             'damped solve (Cholesky)': _best_seconds(
+                 solve, a, b, 1e-6 * diag_max, diag_max, tf.ones([m], tf.bool),
+                 tf.ones_like(b)) / m,
+             'trial step (one F)': _best_seconds(trial, x, p) / m}
+    per_point = ', '.join(f'{k} {1e6 * v:.0f} us' for k, v in parts.items())
+    # Per iteration: Jacobians of the moved points; two solves (damped step, undamped step
+    # for the status) of the moved points, one of the others; one trial step per point.
+    est = {'Jacobian': jacobians * parts['Jacobian (+ J^T J, J^T r)'],
+           'solves': (jacobians + point_iterations) * parts['damped solve (Cholesky)'],
+           'trial steps': point_iterations * parts['trial step (one F)']}
+    est['bookkeeping and the rest'] = max(0.0, seconds - sum(est.values()))
+    print(f'  per point at batch {m}: {per_point}; shares of the {seconds:.2f} s at these '
+          'costs: ' + ', '.join(f'{k} {100 * v / seconds:.0f}%' for k, v in est.items()))
+
+
 def per_call_first_order(step_fn, x0, seconds_budget):
   """Python loop over one compiled Adam iteration: ``(best points, iterations, seconds)``."""
   options = sp.SearchOptions()
@@ -141,24 +221,25 @@ def main(argv):
   zero = np.zeros(3, np.float32)
   rows = []
 
+  print(f'load average at start: {os.getloadavg()[0]:.2f} (2 cores)')
   start = time.perf_counter()
-  truth, truth_unstable = truth_fixed_points(cell, x0)
+  truth, truth_unstable = cached_truth(cell, x0, _TRUTH_CACHE.value)
   truth_seconds = time.perf_counter() - start
   by_unstable = np.bincount(truth_unstable)
   print(f'truth: {len(truth)} fixed points (by unstable modes {by_unstable.tolist()}), '
         f'{truth_seconds:.1f} s')
 
   step_fn = sp.step_fn_for_cell(cell)
-  start = time.perf_counter()
+  start, cpu = time.perf_counter(), time.process_time()
   refined = sp.find_slow_points(step_fn, x0, zero)
-  seconds = time.perf_counter() - start
+  seconds, cpu_first = time.perf_counter() - start, time.process_time() - cpu
   fixed, unstable = _fixed(refined, step_fn)
   rows.append(('refined (LM, float64)', len(fixed), matched(truth, truth_unstable,
                                                              fixed.points, unstable),
                seconds, refined.status_counts()))
-  again = time.perf_counter()
-  sp.find_slow_points(step_fn, x0, zero)
-  warm = time.perf_counter() - again
+  again, cpu = time.perf_counter(), time.process_time()
+  warm_result = sp.find_slow_points(step_fn, x0, zero)
+  warm, cpu_warm = time.perf_counter() - again, time.process_time() - cpu
 
   baseline_fn = sp.step_fn_for_cell(cell)
   start = time.perf_counter()
@@ -177,9 +258,11 @@ def main(argv):
   for name, n_fixed, n_match, secs, counts in rows:
     print(f'{name:<34} {n_fixed:>9} {n_match:>8}/{len(truth):<2} {secs:>8.2f} '
           f'{secs / rows[0][3]:>9.1f}  {counts}')
-  print(f'refined, second call (traced): {warm:.2f} s; Newton iterations: median '
+  print(f'refined, first call: {rows[0][3]:.2f} s (CPU {cpu_first:.2f} s); second call '
+        f'(traced): {warm:.2f} s (CPU {cpu_warm:.2f} s); Newton iterations: median '
         f'{np.median(refined.iterations):.0f}, max {refined.iterations.max()}; '
-        f'stopped: {refined.info["newton_stopped"]}')
+        f'stopped: {refined.info["newton_stopped"]}; per-call loop / refined (second call): '
+        f'{rows[1][3] / warm:.1f}x')
   slow = refined.subset(refined.status == 'slow_point').unique(1e-4)
   if len(slow):
     print(f'slow points (S > 0 minima): {len(slow)}, S = '
@@ -187,6 +270,9 @@ def main(argv):
           f'{slow.multiplicity.tolist()}')
   print(f'max |lambda| of the stable fixed points: '
         f'{np.round(np.abs(fixed.eigenvalues()[unstable == 0, 0]), 5).tolist()}')
+  if _PROFILE.value:
+    profile(step_fn, x0, warm_result, warm_result.info['newton_seconds'])
+  print(f'load average at end: {os.getloadavg()[0]:.2f}')
 
 
 if __name__ == '__main__':

@@ -29,12 +29,19 @@ i.e. ``12 H^2`` FLOPs (elementwise work and the per-call variant's recomputed in
 projection are not counted). Frozen points are counted (the batch keeps its shape). Peak
 is a 2048^3 float32 matmul timed in the same process.
 
+``--paper_points=10`` (default 0: skip) also times the authors' search (``method='paper'``:
+``--paper_steps`` plain Adam steps, one compiled loop) on that many states: the first call
+(with tracing and compilation) and the best of --repeats later ones, wall clock and CPU
+time of this process, with the load average (the machine may be shared). ``--sizes=``
+(empty) skips the other variants.
+
 Initial states: the network driven by 15 noise frames (MNIST noise statistics, no
 images needed) from the zero state, plus N(0, 0.05^2) jitter; input during the search:
 the mean noise frame with trigger 0. Without --workdir the GRU has the paper's random
 initialisation (``configs/mnist.py:cpu``, seed 0).
 """
 
+import os
 import time
 
 from absl import app
@@ -59,6 +66,10 @@ _BASELINE_SECONDS = flags.DEFINE_float(
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the initial states.')
 _GROUPS = flags.DEFINE_integer('groups', None, 'Concurrent searches of the loop variant '
                                '(default: slowpoints.default_groups(N)).', lower_bound=1)
+_PAPER_POINTS = flags.DEFINE_integer('paper_points', 0, "States for the authors' search "
+                                     '(0: skip it).', lower_bound=0)
+_PAPER_STEPS = flags.DEFINE_integer('paper_steps', 100_000, "Steps of the authors' search.",
+                                    lower_bound=1)
 _PEAK_SIZE = flags.DEFINE_integer('peak_size', 2048, 'Side of the square float32 matmuls '
                                   'that measure the peak (smaller: faster, less exact).',
                                   lower_bound=64)
@@ -101,6 +112,23 @@ def per_call_baseline(step_fn, x0, inputs, options, seconds_budget):
   return it, time.perf_counter() - start, False
 
 
+def time_paper_search(step_fn, model, mean_input):
+  """Prints the time of the authors' search (``method='paper'``) on --paper_points states."""
+  x0 = initial_states(model, _PAPER_POINTS.value, _SEED.value)
+  times = []
+  for _ in range(1 + _REPEATS.value):
+    start, cpu = time.perf_counter(), time.process_time()
+    result = sp.find_slow_points(step_fn, x0, mean_input, method='paper',
+                                 num_steps=_PAPER_STEPS.value)
+    times.append((time.perf_counter() - start, time.process_time() - cpu,
+                  result.info['paper_seconds']))
+  (first, first_cpu, _), (wall, cpu, loop) = times[0], min(times[1:])
+  print(f"authors' search: {_PAPER_POINTS.value} states, {_PAPER_STEPS.value} Adam steps: "
+        f'first call {first:.2f} s (CPU {first_cpu:.2f} s), later call {wall:.2f} s (CPU '
+        f'{cpu:.2f} s; loop {loop:.2f} s = {1e6 * loop / _PAPER_STEPS.value:.0f} us per '
+        f'step); load average {os.getloadavg()[0]:.2f}; status {result.status_counts()}')
+
+
 def main(argv):
   del argv
   model, source = load_model()
@@ -119,6 +147,8 @@ def main(argv):
                                              'lr_backoff', 'patience')}
   kwargs.update(groups=_GROUPS.value, method='adam', dtype='float32', clip=None)
   print(f'model: {source}; tol {options.tol:g}, max_iters {options.max_iters}')
+  if _PAPER_POINTS.value:
+    time_paper_search(fast, model, mean_input)
   rows = []  # (variant, N, iterations, seconds, converged, median speed, GFLOP/s, loop seconds)
   for n in [int(s) for s in _SIZES.value]:
     x0 = initial_states(model, n, _SEED.value)

@@ -267,13 +267,14 @@ def _untrained_workdir(path):
   manager.save(checkpoint_number=24)
 
 
-def test_find_slowpoints_binary(tmp_path, data_dir):
+@pytest.mark.parametrize('method', ['newton', 'paper'])
+def test_find_slowpoints_binary(tmp_path, data_dir, method):
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
   env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
   proc = subprocess.run(
       [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'), f'--workdir={workdir}',
-       '--newton_iters=50', '--trials_per_class=4'],
+       '--newton_iters=50', '--trials_per_class=4', f'--method={method}'],
       env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = proc.stdout.strip().splitlines()
@@ -291,6 +292,7 @@ def test_find_slowpoints_binary(tmp_path, data_dir):
   assert summary['status'] == {k: sum(r['status'] == k for r in summary['classes'])
                                for k in ('fixed_point', 'slow_point', 'not_converged')}
   assert summary['info']['step'] == 24
+  assert summary['info']['method'] == method
 
 
 def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, data_dir):

@@ -22,7 +22,10 @@ Gauss-Newton with damping lands on that minimum.
 The whole iteration is one ``tf.while_loop`` in one ``tf.function``. Points leave the batch
 as soon as they stop (the loop carries the active points only, with a dynamic leading
 dimension, and scatters the finished ones into the output), so the cost of an iteration
-follows the number of points still running. XLA is not used: it needs static shapes, and
+follows the number of points still running. The Jacobian is most of that cost: it is
+computed only for the points whose last step was accepted (after a rejected step the point,
+and so ``r``, ``J``, the undamped step and the status, are unchanged; only the damping is
+new), in cache-sized pieces. XLA is not used: it needs static shapes, and
 its batched Cholesky/LU on CPU was 20-40x slower than TF's own kernels (measured,
 ``[1024, 64, 64]`` float64). The dtype is that of the states (float64 recommended: near a
 marginal attractor the smallest singular value of ``J`` is 1e-4 or less, and float32
@@ -112,14 +115,49 @@ def _residual_fn(step_fn, constants):
   return lambda x, p: step_fn.step(x, p, constants) - x
 
 
+# Points per piece of the Jacobian: its ``d`` copies of each point and their autodiff
+# intermediates (``[piece * d, gates * d]``) stay within a cache-sized budget; on the whole
+# batch at once they are memory-bound (several times slower per point, measured).
+_PIECE_BYTES = 2 ** 21
+
+
+def piece_size(d, itemsize):
+  """Points per Jacobian piece for states of width ``d`` (see ``_linearise``)."""
+  return max(1, _PIECE_BYTES // max(1, d * d * itemsize))
+
+
 def _linearise(residual, x, p):
   """``r [M, d]``, ``J = dr/dx [M, d, d]``, ``J^T J``, ``J^T r`` and the max of diag(J^T J).
 
   ``J`` by reverse mode on ``d`` copies of every point (copy ``k`` back-propagates the
   ``k``-th residual): one ordinary gradient, which traces in a fraction of the time
   ``batch_jacobian``'s vectorisation takes (several seconds per cell), for about 1.5x its
-  arithmetic.
+  arithmetic. Computed in pieces of ``piece_size`` points (one ``tf.map_fn`` over the batch
+  padded to whole pieces), so that the copies stay in cache.
   """
+  m, d = tf.shape(x)[0], x.shape[-1]
+  piece = tf.maximum(tf.minimum(piece_size(d, x.dtype.size), m), 1)
+  # At least one piece (an empty map_fn cannot stack its outputs); the padding (zeros) is
+  # cut off again below.
+  pieces = tf.maximum((m + piece - 1) // piece, 1)
+  pad = pieces * piece - m
+  xp = tf.concat([x, tf.zeros([pad, d], x.dtype)], 0)
+  pp = tf.concat([p, tf.zeros([pad, p.shape[-1]], p.dtype)], 0)
+  xp = tf.reshape(xp, [pieces, piece, d])
+  pp = tf.reshape(pp, [pieces, piece, p.shape[-1]])
+  r, jac = tf.map_fn(lambda xs: _jacobian_piece(residual, xs[0], xs[1]), (xp, pp),
+                     fn_output_signature=(tf.TensorSpec([None, d], x.dtype),
+                                          tf.TensorSpec([None, d, d], x.dtype)),
+                     parallel_iterations=1)
+  r = tf.reshape(r, [-1, d])[:m]
+  jac = tf.reshape(jac, [-1, d, d])[:m]
+  a = tf.linalg.matmul(jac, jac, transpose_a=True)
+  b = tf.linalg.matvec(jac, r, transpose_a=True)
+  return r, jac, a, b, tf.reduce_max(tf.linalg.diag_part(a), axis=-1)
+
+
+def _jacobian_piece(residual, x, p):
+  """``r [m, d]`` and ``J [m, d, d]`` for a few points (``_linearise``)."""
   m, d = tf.shape(x)[0], x.shape[-1]
   copies = tf.reshape(tf.tile(x[:, None, :], [1, d, 1]), [-1, d])
   p_copies = tf.reshape(tf.tile(p[:, None, :], [1, d, 1]), [-1, p.shape[-1]])
@@ -128,10 +166,7 @@ def _linearise(residual, x, p):
     tape.watch(copies)
     r_copies = residual(copies, p_copies)
   jac = tf.reshape(tape.gradient(r_copies, copies, output_gradients=select), [m, d, d])
-  r = tf.reshape(r_copies, [m, d, d])[:, 0]
-  a = tf.linalg.matmul(jac, jac, transpose_a=True)
-  b = tf.linalg.matvec(jac, r, transpose_a=True)
-  return r, jac, a, b, tf.reduce_max(tf.linalg.diag_part(a), axis=-1)
+  return tf.reshape(r_copies, [m, d, d])[:, 0], jac
 
 
 def _bounds_tensor(bound, dtype):
@@ -243,10 +278,30 @@ def make_refine(step_fn, bound):
     n = tf.shape(x0)[0]
     x0 = clip(x0)
 
-    def body(i, idx, x, p, mu, nu, last, dmax, out_x, out_it, out_last, out_stop):
+    def linearise(x, p):
+      """What the iteration needs at ``x`` and depends on ``x`` only: ``r``, ``J``,
+      ``J^T J``, ``J^T r``, max diag, finiteness and the status rules (judged on the
+      undamped Gauss-Newton step, exactly as ``diagnose`` judges: a large damping makes
+      any step small)."""
       r, jac, a, b, diag_max = _linearise(residual, x, p)
+      finite = tf.math.is_finite(tf.reduce_sum(tf.square(r), -1)) & tf.math.is_finite(
+          diag_max)
+      active = None if lim is None else _active_set(x, b, lim)[1]
+      gn_step = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite, active)
+      fixed, slow, judged = _criteria(x, r, b, gn_step, jac, diag_max, tol, lim)[:3]
+      return {'r': r, 'jac': jac, 'a': a, 'b': b, 'diag_max': diag_max, 'finite': finite,
+              'fixed': fixed, 'slow': slow, 'judged': judged}
+
+    def body(i, idx, x, p, mu, nu, last, dmax, moved, lin, count, out):
+      # Only the points whose last step was accepted are linearised again: a rejected step
+      # leaves x, and so everything in ``lin``, unchanged (only the damping changes).
+      where = tf.where(moved)
+      fresh = linearise(tf.gather_nd(x, where), tf.gather_nd(p, where))
+      lin = {k: tf.tensor_scatter_nd_update(lin[k], where, fresh[k]) for k in lin}
+      count += tf.shape(where)[0]
+      r, jac, a, b, diag_max, finite = (lin[k] for k in ('r', 'jac', 'a', 'b', 'diag_max',
+                                                          'finite'))
       s = tf.reduce_sum(tf.square(r), -1)
-      finite = tf.math.is_finite(s) & tf.math.is_finite(diag_max)
       mu = tf.where(mu < 0, _TAU * tf.maximum(diag_max, 1e-300), mu)
       active = None if lim is None else _active_set(x, b, lim)[1]
       diag = tf.linalg.diag_part(a)
@@ -254,12 +309,9 @@ def make_refine(step_fn, bound):
       scale = tf.maximum(dmax / tf.maximum(tf.reduce_max(dmax, -1, keepdims=True), 1e-300),
                          _SCALE_FLOOR)
       dx = _damped_step(a, b, mu, diag_max, finite, active, scale)
-      # Judged on the undamped step, exactly as ``diagnose`` judges (a large damping makes
-      # any step small).
-      gn_step = _damped_step(a, b, tf.zeros_like(mu), diag_max, finite, active)
-      fixed, slow, finite = _criteria(x, r, b, gn_step, jac, diag_max, tol, lim)[:3]
+      fixed, slow = lin['fixed'], lin['slow']
       stuck = mu > _MU_CEIL * (1.0 + diag_max)
-      stop = ~finite | fixed | slow | stuck
+      stop = ~lin['judged'] | fixed | slow | stuck
       # Trial step; the gain ratio compares the fall of S with the linear model's.
       xt = clip(x + dx)
       st = tf.reduce_sum(tf.square(residual(xt, p)), -1)
@@ -272,41 +324,44 @@ def make_refine(step_fn, bound):
       nu = tf.where(accept, tf.fill(tf.shape(nu), tf.constant(2.0, dtype)), 2.0 * nu)
       last = tf.where(accept, tf.reduce_max(tf.abs(xt - x), -1), last)
       # Stopped points leave the batch at the state they were judged at.
-      where = tf.boolean_mask(idx, stop)[:, None]
-      out_x = tf.tensor_scatter_nd_update(out_x, where, tf.boolean_mask(x, stop))
-      out_it = tf.tensor_scatter_nd_update(out_it, where, tf.fill(tf.shape(where)[:1], i))
-      out_last = tf.tensor_scatter_nd_update(out_last, where, tf.boolean_mask(last, stop))
       reason = tf.where(fixed, 0, tf.where(slow, 1, tf.where(stuck, 2, 3)))
-      out_stop = tf.tensor_scatter_nd_update(out_stop, where, tf.boolean_mask(reason, stop))
+      out = _scatter_out(out, tf.boolean_mask(idx, stop), tf.boolean_mask(x, stop),
+                         i, tf.boolean_mask(last, stop), tf.boolean_mask(reason, stop))
       x = tf.where(accept[:, None], xt, x)
-      keep = ~stop
-      return (i + 1, tf.boolean_mask(idx, keep), tf.boolean_mask(x, keep),
-              tf.boolean_mask(p, keep), tf.boolean_mask(mu, keep), tf.boolean_mask(nu, keep),
-              tf.boolean_mask(last, keep), tf.boolean_mask(dmax, keep), out_x, out_it,
-              out_last, out_stop)
+      keep = lambda t: tf.boolean_mask(t, ~stop)  # noqa: E731
+      return (i + 1, keep(idx), keep(x), keep(p), keep(mu), keep(nu), keep(last), keep(dmax),
+              keep(accept), tf.nest.map_structure(keep, lin), count, out)
 
     inf = tf.fill([n], tf.constant(np.inf, dtype))
+    d = x0.shape[-1]
+    vec, mat, no = tf.zeros([n, d], dtype), tf.zeros([n, d, d], dtype), tf.zeros([n], tf.bool)
+    lin = {'r': vec, 'jac': mat, 'a': mat, 'b': vec, 'diag_max': tf.zeros([n], dtype),
+           'finite': no, 'fixed': no, 'slow': no, 'judged': no}
     init = (tf.constant(0), tf.range(n), x0, prepared, -tf.ones([n], dtype),
-            2.0 * tf.ones([n], dtype), inf, tf.zeros_like(x0), x0, tf.zeros([n], tf.int32),
-            inf, tf.fill([n], 4))
-    d, g = x0.shape[-1], prepared.shape[-1]
-    invariants = (tf.TensorShape([]), tf.TensorShape([None]), tf.TensorShape([None, d]),
-                  tf.TensorShape([None, g]), tf.TensorShape([None]), tf.TensorShape([None]),
-                  tf.TensorShape([None]), tf.TensorShape([None, d])) + tuple(
-                      tf.TensorShape(t.shape) for t in init[8:])
+            2.0 * tf.ones([n], dtype), inf, tf.zeros_like(x0), tf.ones([n], tf.bool), lin,
+            tf.constant(0), (x0, tf.zeros([n], tf.int32), inf, tf.fill([n], 4)))
+    invariants = tf.nest.map_structure(
+        lambda t: tf.TensorShape([None] + t.shape[1:]) if t.shape.rank else t.shape, init)
     out = tf.while_loop(lambda i, idx, *_: (i < max_iters) & (tf.size(idx) > 0), body, init,
                         shape_invariants=invariants, parallel_iterations=1)
-    i, idx, x, last = out[0], out[1], out[2], out[6]
-    out_x, out_it, out_last, out_stop = out[8:]
+    i, idx, x, last, count = out[0], out[1], out[2], out[6], out[10]
     # Points still running at the iteration limit: their latest state.
-    where = idx[:, None]
-    out_x = tf.tensor_scatter_nd_update(out_x, where, x)
-    out_it = tf.tensor_scatter_nd_update(out_it, where, tf.fill(tf.shape(idx), i))
-    out_last = tf.tensor_scatter_nd_update(out_last, where, last)
-    out_stop = tf.tensor_scatter_nd_update(out_stop, where, tf.fill(tf.shape(idx), 4))
-    return out_x, out_it, out_last, out_stop, i
+    out_x, out_it, out_last, out_stop = _scatter_out(out[11], idx, x, i, last,
+                                                     tf.fill(tf.shape(idx), 4))
+    return out_x, out_it, out_last, out_stop, i, count
 
   return run
+
+
+def _scatter_out(out, idx, x, i, last, reason):
+  """Writes stopped points (batch indices ``idx``) into the outputs ``(x, iterations,
+  last step, stop reason)``."""
+  where = idx[:, None]
+  out_x, out_it, out_last, out_stop = out
+  return (tf.tensor_scatter_nd_update(out_x, where, x),
+          tf.tensor_scatter_nd_update(out_it, where, tf.fill(tf.shape(idx), i)),
+          tf.tensor_scatter_nd_update(out_last, where, last),
+          tf.tensor_scatter_nd_update(out_stop, where, reason))
 
 
 STOP_REASONS = ('fixed_point', 'slow_point', 'damping_limit', 'non_finite', 'max_iters')

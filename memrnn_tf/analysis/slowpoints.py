@@ -618,7 +618,9 @@ def find_slow_points(step_fn, initial_states, inputs, *, method='newton', to_xi=
                           epsilon=epsilon, patience=patience,
                           min_rel_improvement=min_rel_improvement, clip=clip)
   tolerances = newton.Tolerances.for_dtype(dtype, floor_factor, xtol, gtol)
-  info = {**dataclasses.asdict(options), 'clip': None if bound is None else bound.tolist(),
+  # The 'paper' search records its own options (info['paper']), not the 'adam' method's.
+  info = {**({} if paper else dataclasses.asdict(options)),
+          'clip': None if bound is None else bound.tolist(),
           'method': method, 'dtype': str(dtype), 'newton_iters': int(newton_iters),
           'tolerances': dataclasses.asdict(tolerances), 'step_fn': step_fn.name}
   x, iterations, last = x0, np.zeros(n, np.int64), np.full(n, np.nan)
@@ -790,18 +792,20 @@ def refine(step_fn, initial_states, inputs, dtype='float64', clip=None, max_iter
   n, width = np.shape(initial_states)
   size = newton.chunk_size(width, np.dtype(dtype).itemsize)
   start = time.perf_counter()
-  outs, loops = [], 0
+  outs, loops, linearised = [], 0, 0
   for s in range(0, n, size):
     chunk = slice(s, min(n, s + size))
     x0 = tf.constant(np.asarray(initial_states[chunk], dtype))
     prepared = variant.prepare(tf.constant(np.asarray(inputs[chunk], dtype)))
-    x, its, last, stop, total = run(x0, prepared, tf.constant(int(max_iters)), tol)
+    x, its, last, stop, total, count = run(x0, prepared, tf.constant(int(max_iters)), tol)
     outs.append((x.numpy(), its.numpy(), last.numpy(), stop.numpy()))
     loops = max(loops, int(total))
+    linearised += int(count)
   x, its, last, stop = (np.concatenate([o[j] for o in outs]) for j in range(4))
   reasons = {name: int(np.sum(stop == code)) for code, name in enumerate(newton.STOP_REASONS)}
   info = {'newton_seconds': time.perf_counter() - start, 'newton_loop_iterations': loops,
-          'newton_chunk': size, 'newton_stopped': reasons}
+          'newton_chunk': size, 'newton_stopped': reasons,
+          'newton_linearisations': linearised}
   return x, its.astype(np.int64), last, info
 
 
