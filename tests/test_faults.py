@@ -525,3 +525,15 @@ def test_ctrl_c_of_the_train_binary_saves_and_says_how_to_resume(tmp_path, data_
                        'run the same command again to resume from it', line)
   assert match and match.group(1) == match.group(2), line
   assert os.path.exists(f'{workdir}/checkpoints/ckpt-{match.group(1)}.index')
+
+
+def test_sweep_binary_dry_run_and_refused_grid_leave_nothing(tmp_path):
+  root = tmp_path / 'sweep'
+  config = f'--config={REPO}/configs/sweep.py:smoke'
+  code, out, err = _binary('sweep.py', config, f'--root={root}', '--dry_run')
+  assert code == 0 and out.count('pending') >= 4, err[-3000:]
+  code, _, err = _binary('sweep.py', config, f'--root={root}', '--config.axes.seed=abc')
+  [line] = _error_lines(err)
+  assert code == 1 and line.startswith(
+      "error: seed='abc': Could not override field 'seed'"), err[-3000:]
+  assert not root.exists()
