@@ -336,9 +336,20 @@ def usable_checkpoint(directory, name='ckpt', what='this run'):
         f'no intact checkpoint in {directory} ({scan.describe_damage()}); restore these '
         f'files from a copy, or move {directory} away to start {what} again from step 0')
   if scan.damaged or scan.state_problem:
-    logging.warning('Damaged in %s: %s; using %s, the newest intact checkpoint', directory,
-                    scan.describe_damage(), os.path.basename(scan.path))
+    _warn_once('Damaged in %s: %s; using %s, the newest intact checkpoint', directory,
+               scan.describe_damage(), os.path.basename(scan.path))
   return scan.path, scan
+
+
+_WARNED = set()
+
+
+def _warn_once(message, *args):
+  """``logging.warning`` of a message not logged before in this process (an analysis
+  looks up a run's checkpoint several times)."""
+  if (message, args) not in _WARNED:
+    _WARNED.add((message, args))
+    logging.warning(message, *args)
 
 
 def scan_snapshots(workdir):

@@ -408,7 +408,16 @@ def _binary(name, *args):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # pylint: disable=protected-access
-    _, status = os.waitpid(pid, 0)
+    deadline = time.time() + 120
+    while True:
+      done, status = os.waitpid(pid, os.WNOHANG)
+      if done:
+        break
+      if time.time() > deadline:  # a child stuck on a lock held at fork: fail, not hang
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f'bin/{name} {" ".join(args)} did not finish in 120 s')
+      time.sleep(0.01)
     out.seek(0)
     err.seek(0)
     return (os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode())
