@@ -109,8 +109,12 @@ def _scribble(path):
     f.write(b'garbage!' * 4)
 
 
+def _prefix(workdir, step):
+  return os.path.join(workdir, 'checkpoints', f'ckpt-{step}')
+
+
 def _ckpt(workdir, step, suffix='index'):
-  return os.path.join(workdir, 'checkpoints', f'ckpt-{step}.{suffix}')
+  return f'{_prefix(workdir, step)}.{suffix}'
 
 
 def _tensors(path):
@@ -205,7 +209,7 @@ def test_damaged_newest_checkpoint_resumes_to_the_same_weights(run, smoke, data_
                             'snapshots/checkpoint', 'tensorboard'))}
   result = trainer.train_and_evaluate(_smoke_config(data_dir), run, evaluate=False)
   assert result['step'] == 24
-  _assert_same_tensors(_ckpt(run, 24, '')[:-1], _ckpt(smoke, 24, '')[:-1])
+  _assert_same_tensors(_prefix(run, 24), _prefix(smoke, 24))
   after = _digests(run)
   assert {k: after[k] for k in kept} == kept  # every other file as it was
 
@@ -234,8 +238,10 @@ def test_no_intact_checkpoint_is_one_line_and_nothing_written(run, experiment, d
     _open(experiment, run)
   line = _one_line(e.value)
   assert line.startswith(f'no intact checkpoint in {run}/checkpoints (')
-  assert all(f'ckpt-{s}: its .data' in line or f'ckpt-{s}.' in line or f'ckpt-{s}:' in line
-             for s in (8, 16, 24))
+  for s in (24, 16, 8):
+    assert f'ckpt-{s}: ckpt-{s}.{DATA}; No such file or directory' in line, line
+  assert (damage == 'state_and_data') == (
+      'checkpoint (the list of checkpoints): not a checkpoint state file' in line)
   assert line.endswith(f'move {run}/checkpoints away to start --workdir={run} again from '
                        'step 0')
   with pytest.raises(errors.CheckpointDamagedError):
@@ -300,7 +306,7 @@ def test_signal_saves_the_step_and_the_run_resumes_exactly(signum, smoke, tmp_pa
     chunk = make_chunk(exp)
 
     def call(n):
-      os.kill(os.getpid(), signum)  # during the first chunk (steps 0-4)
+      os.kill(os.getpid(), signum)  # as the first chunk (steps 0-4) starts: it is finished
       return chunk(n)
 
     call.get_concrete_function = chunk.get_concrete_function
@@ -318,7 +324,7 @@ def test_signal_saves_the_step_and_the_run_resumes_exactly(signum, smoke, tmp_pa
   monkeypatch.setattr(loop, 'make_train_chunk', make_chunk)
   assert trainer.train_and_evaluate(_smoke_config(data_dir), workdir,
                                     evaluate=False)['step'] == 24
-  _assert_same_tensors(_ckpt(workdir, 24, '')[:-1], _ckpt(smoke, 24, '')[:-1])
+  _assert_same_tensors(_prefix(workdir, 24), _prefix(smoke, 24))
 
 
 # --- non-finite numbers ---------------------------------------------------------------------
