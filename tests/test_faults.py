@@ -470,10 +470,15 @@ def test_bad_flags_are_one_line_with_exit_code_2(binary, args, line, run, tmp_pa
   assert out == '' and _digests(run) == before
 
 
-def test_help_exits_0_and_lists_the_config_flag():
+def test_help_exits_0_and_lists_the_flags_defined_through_the_package():
   code, out, _ = _binary('train.py', '--help')
   assert code == 0
   assert '  --config: Experiment config (file.py:variant).' in out.splitlines()
+  assert '  --workdir: Run directory (default runs/<name>).' in out.splitlines()
+  code, out, _ = _binary('extrapolate.py', '--help')
+  assert code == 0
+  assert {'--workdir', '--workdirs', '--delays', '--noise_scales', '--num_trials'} <= {
+      l.split(':')[0].strip() for l in out.splitlines()}
 
 
 def test_interruptions_exit_with_the_signal_code_in_one_line(capsys):
