@@ -557,3 +557,13 @@ def test_sweep_binary_dry_run_and_refused_grid_leave_nothing(tmp_path):
   assert code == 1 and line.startswith(
       "error: seed='abc': Could not override field 'seed'"), err[-3000:]
   assert not root.exists()
+
+
+def test_half_written_metrics_line_is_dropped_on_resume(run, experiment, warnings):
+  path = os.path.join(run, 'metrics.jsonl')
+  with open(path, 'a') as f:
+    f.write('{"step": 32, "split": "tr')  # the process was killed while writing
+  assert [r['step'] for r in workdir_lib.read_metrics(run)] == [8, 16, 24]
+  assert _open(experiment, run) == 24
+  assert [r['step'] for r in _records(run)] == [8, 16, 24]
+  assert len(warnings) == 1 and '1 damaged lines left out' in warnings[0]
