@@ -81,13 +81,6 @@ def _exit_with(message, code=1):
   sys.exit(code)
 
 
-def _caller_module(depth=2):
-  """The module name absl files a flag under when it is defined ``depth`` frames up
-  (``sys.argv[0]`` for the binary itself), so that ``--help`` lists it."""
-  name = sys._getframe(depth).f_globals.get('__name__')  # pylint: disable=protected-access
-  return sys.argv[0] if name == '__main__' else name
-
-
 class _NumberListParser(flags.ArgumentParser):
   """Comma list of numbers of one type, each finite and >= ``lower_bound``."""
 
@@ -134,15 +127,13 @@ def define_ints(name, default, help_string, lower_bound=None, length=None, **kwa
     The flag holder (``.value`` is a list of ``int``).
   """
   return flags.DEFINE(_NumberListParser(int, lower_bound, length), name, default,
-                      help_string, serializer=flags.CsvListSerializer(','),
-                      module_name=_caller_module(), **kwargs)
+                      help_string, serializer=flags.CsvListSerializer(','), **kwargs)
 
 
 def define_floats(name, default, help_string, lower_bound=None, **kwargs):
   """A comma list of finite numbers (``--noise_scales=1,1.5``); see ``define_ints``."""
   return flags.DEFINE(_NumberListParser(float, lower_bound, None), name, default,
-                      help_string, serializer=flags.CsvListSerializer(','),
-                      module_name=_caller_module(), **kwargs)
+                      help_string, serializer=flags.CsvListSerializer(','), **kwargs)
 
 
 class _DirParser(flags.ArgumentParser):
@@ -165,8 +156,7 @@ def define_dir(name, default, help_string, **kwargs):
   Returns:
     The flag holder (``.value`` is the path as given).
   """
-  return flags.DEFINE(_DirParser(), name, default, help_string,
-                      module_name=_caller_module(), **kwargs)
+  return flags.DEFINE(_DirParser(), name, default, help_string, **kwargs)
 
 
 def _unknown_override(argv, error):
@@ -203,15 +193,12 @@ def define_config_file(name, default, help_string):
     The flag holder (``.value`` is the ``ConfigDict``).
   """
   try:
-    holder = config_flags.DEFINE_config_file(name, default, help_string, lock_config=True)
+    return config_flags.DEFINE_config_file(name, default, help_string, lock_config=True)
   except (AttributeError, KeyError) as e:
     message = _unknown_override(sys.argv, e)
     if message is None:
       raise
     _exit_with(message, _USAGE)
-  # Filed under the binary, so that its --help lists the flag.
-  flags.FLAGS.register_flag_by_module(_caller_module(), flags.FLAGS[name])
-  return holder
 
 
 _USAGE = 2  # exit code of a flag of the wrong kind
@@ -233,6 +220,12 @@ def parse_flags(argv):
   Returns:
     The arguments left after parsing, program name first.
   """
+  # Flags defined through the package (``define_ints``, ``SelectionFlags``, ...) are filed
+  # under the binary too, so that its --help lists them.
+  for module, module_flags in list(flags.FLAGS.flags_by_module_dict().items()):
+    if module.startswith('memrnn_tf.'):
+      for flag in module_flags:
+        flags.FLAGS.register_flag_by_module(argv[0], flag)
   try:
     rest = flags.FLAGS(argv)
   except flags.Error as e:

@@ -336,9 +336,20 @@ def usable_checkpoint(directory, name='ckpt', what='this run'):
         f'no intact checkpoint in {directory} ({scan.describe_damage()}); restore these '
         f'files from a copy, or move {directory} away to start {what} again from step 0')
   if scan.damaged or scan.state_problem:
-    logging.warning('Damaged in %s: %s; using %s, the newest intact checkpoint', directory,
-                    scan.describe_damage(), os.path.basename(scan.path))
+    _warn_once('Damaged in %s: %s; using %s, the newest intact checkpoint', directory,
+               scan.describe_damage(), os.path.basename(scan.path))
   return scan.path, scan
+
+
+_WARNED = set()
+
+
+def _warn_once(message, *args):
+  """``logging.warning`` of a message not logged before in this process (an analysis
+  looks up a run's checkpoint several times)."""
+  if (message, args) not in _WARNED:
+    _WARNED.add((message, args))
+    logging.warning(message, *args)
 
 
 def scan_snapshots(workdir):
@@ -506,14 +517,34 @@ def read_metrics(workdir, split=None):
   path = metrics_path(workdir)
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    records = [json.loads(line) for line in f if line.strip()]
-  return [r for r in records if split is None or r.get('split') == split]
+  return [r for r, _ in _metric_lines(path) if split is None or r.get('split') == split]
+
+
+def _metric_lines(path):
+  """``[(record, line)]`` of a metrics.jsonl; a line that is not a JSON object (half
+  written when the process was killed) is left out, with a warning."""
+  out, damaged = [], 0
+  with open(path, encoding='utf-8', errors='replace') as f:
+    for line in f:
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError:
+        record = None
+      if isinstance(record, dict) and line.endswith('\n'):
+        out.append((record, line))
+      else:
+        damaged += 1
+  if damaged:
+    _warn_once('%s: %d damaged lines left out (written when the run was killed?)', path,
+               damaged)
+  return out
 
 
 def truncate_metrics(path, step):
-  """Drops metrics logged after ``step`` (written before a crash, then replayed) and the
-  evaluations of ``step`` itself (the run evaluates again when it ends)."""
+  """Drops metrics logged after ``step`` (written before a crash, then replayed), the
+  evaluations of ``step`` itself (the run evaluates again when it ends) and damaged lines."""
   if not os.path.exists(path):
     return
 
@@ -521,7 +552,7 @@ def truncate_metrics(path, step):
     is_eval = str(record.get('split', '')).startswith('eval')
     return record.get('step', 0) < step or (record.get('step', 0) == step and not is_eval)
 
-  with open(path) as f:
-    lines = [l for l in f if l.strip() and keep(json.loads(l))]
-  with open(path, 'w') as f:
+  lines = [l for r, l in _metric_lines(path) if keep(r)]
+  with open(path + '.tmp', 'w') as f:
     f.writelines(lines)
+  os.replace(path + '.tmp', path)

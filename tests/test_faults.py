@@ -109,8 +109,12 @@ def _scribble(path):
     f.write(b'garbage!' * 4)
 
 
+def _prefix(workdir, step):
+  return os.path.join(workdir, 'checkpoints', f'ckpt-{step}')
+
+
 def _ckpt(workdir, step, suffix='index'):
-  return os.path.join(workdir, 'checkpoints', f'ckpt-{step}.{suffix}')
+  return f'{_prefix(workdir, step)}.{suffix}'
 
 
 def _tensors(path):
@@ -205,7 +209,7 @@ def test_damaged_newest_checkpoint_resumes_to_the_same_weights(run, smoke, data_
                             'snapshots/checkpoint', 'tensorboard'))}
   result = trainer.train_and_evaluate(_smoke_config(data_dir), run, evaluate=False)
   assert result['step'] == 24
-  _assert_same_tensors(_ckpt(run, 24, '')[:-1], _ckpt(smoke, 24, '')[:-1])
+  _assert_same_tensors(_prefix(run, 24), _prefix(smoke, 24))
   after = _digests(run)
   assert {k: after[k] for k in kept} == kept  # every other file as it was
 
@@ -234,8 +238,10 @@ def test_no_intact_checkpoint_is_one_line_and_nothing_written(run, experiment, d
     _open(experiment, run)
   line = _one_line(e.value)
   assert line.startswith(f'no intact checkpoint in {run}/checkpoints (')
-  assert all(f'ckpt-{s}: its .data' in line or f'ckpt-{s}.' in line or f'ckpt-{s}:' in line
-             for s in (8, 16, 24))
+  for s in (24, 16, 8):
+    assert f'ckpt-{s}: ckpt-{s}.{DATA}; No such file or directory' in line, line
+  assert (damage == 'state_and_data') == (
+      'checkpoint (the list of checkpoints): not a checkpoint state file' in line)
   assert line.endswith(f'move {run}/checkpoints away to start --workdir={run} again from '
                        'step 0')
   with pytest.raises(errors.CheckpointDamagedError):
@@ -300,7 +306,7 @@ def test_signal_saves_the_step_and_the_run_resumes_exactly(signum, smoke, tmp_pa
     chunk = make_chunk(exp)
 
     def call(n):
-      os.kill(os.getpid(), signum)  # during the first chunk (steps 0-4)
+      os.kill(os.getpid(), signum)  # as the first chunk (steps 0-4) starts: it is finished
       return chunk(n)
 
     call.get_concrete_function = chunk.get_concrete_function
@@ -318,7 +324,7 @@ def test_signal_saves_the_step_and_the_run_resumes_exactly(signum, smoke, tmp_pa
   monkeypatch.setattr(loop, 'make_train_chunk', make_chunk)
   assert trainer.train_and_evaluate(_smoke_config(data_dir), workdir,
                                     evaluate=False)['step'] == 24
-  _assert_same_tensors(_ckpt(workdir, 24, '')[:-1], _ckpt(smoke, 24, '')[:-1])
+  _assert_same_tensors(_prefix(workdir, 24), _prefix(smoke, 24))
 
 
 # --- non-finite numbers ---------------------------------------------------------------------
@@ -408,7 +414,16 @@ def _binary(name, *args):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # pylint: disable=protected-access
-    _, status = os.waitpid(pid, 0)
+    deadline = time.time() + 120
+    while True:
+      done, status = os.waitpid(pid, os.WNOHANG)
+      if done:
+        break
+      if time.time() > deadline:  # a child stuck on a lock held at fork: fail, not hang
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f'bin/{name} {" ".join(args)} did not finish in 120 s')
+      time.sleep(0.01)
     out.seek(0)
     err.seek(0)
     return (os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode())
@@ -455,10 +470,15 @@ def test_bad_flags_are_one_line_with_exit_code_2(binary, args, line, run, tmp_pa
   assert out == '' and _digests(run) == before
 
 
-def test_help_exits_0_and_lists_the_config_flag():
+def test_help_exits_0_and_lists_the_flags_defined_through_the_package():
   code, out, _ = _binary('train.py', '--help')
   assert code == 0
   assert '  --config: Experiment config (file.py:variant).' in out.splitlines()
+  assert '  --workdir: Run directory (default runs/<name>).' in out.splitlines()
+  code, out, _ = _binary('extrapolate.py', '--help')
+  assert code == 0
+  assert {'--workdir', '--workdirs', '--delays', '--noise_scales', '--num_trials'} <= {
+      l.split(':')[0].strip() for l in out.splitlines()}
 
 
 def test_interruptions_exit_with_the_signal_code_in_one_line(capsys):
@@ -525,3 +545,25 @@ def test_ctrl_c_of_the_train_binary_saves_and_says_how_to_resume(tmp_path, data_
                        'run the same command again to resume from it', line)
   assert match and match.group(1) == match.group(2), line
   assert os.path.exists(f'{workdir}/checkpoints/ckpt-{match.group(1)}.index')
+
+
+def test_sweep_binary_dry_run_and_refused_grid_leave_nothing(tmp_path):
+  root = tmp_path / 'sweep'
+  config = f'--config={REPO}/configs/sweep.py:smoke'
+  code, out, err = _binary('sweep.py', config, f'--root={root}', '--dry_run')
+  assert code == 0 and out.count('pending') >= 4, err[-3000:]
+  code, _, err = _binary('sweep.py', config, f'--root={root}', '--config.axes.seed=abc')
+  [line] = _error_lines(err)
+  assert code == 1 and line.startswith(
+      "error: seed='abc': Could not override field 'seed'"), err[-3000:]
+  assert not root.exists()
+
+
+def test_half_written_metrics_line_is_dropped_on_resume(run, experiment, warnings):
+  path = os.path.join(run, 'metrics.jsonl')
+  with open(path, 'a') as f:
+    f.write('{"step": 32, "split": "tr')  # the process was killed while writing
+  assert [r['step'] for r in workdir_lib.read_metrics(run)] == [8, 16, 24]
+  assert _open(experiment, run) == 24
+  assert [r['step'] for r in _records(run)] == [8, 16, 24]
+  assert len(warnings) == 1 and '1 damaged lines left out' in warnings[0]
