@@ -229,6 +229,8 @@ def test_evaluate_binary(trained, data_dir):
 
 _RELOAD = r'''
 import sys, numpy as np, tensorflow as tf
+
+pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
 assert 'memrnn_tf' not in sys.modules
 m = tf.saved_model.load(sys.argv[1])
 x = np.load(sys.argv[2])
