@@ -15,6 +15,8 @@ import tensorflow as tf
 from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
 
+pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = f'--config={os.path.join(REPO, "configs", "mnist.py")}:smoke'
 
@@ -229,8 +231,6 @@ def test_evaluate_binary(trained, data_dir):
 
 _RELOAD = r'''
 import sys, numpy as np, tensorflow as tf
-
-pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
 assert 'memrnn_tf' not in sys.modules
 m = tf.saved_model.load(sys.argv[1])
 x = np.load(sys.argv[2])
