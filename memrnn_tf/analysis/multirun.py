@@ -69,10 +69,7 @@ def workdirs_with(patterns, relpath):
 
 def read_config(workdir):
   """The run's ``config.json`` as a plain dict."""
-  config = files.read_json(os.path.join(workdir, 'config.json'))
-  if config is None:
-    raise errors.MemrnnError(f'{workdir}/config.json is missing or not valid JSON')
-  return config
+  return files.require_json(os.path.join(workdir, 'config.json'), 'bin/train.py')
 
 
 def condition(workdir):
