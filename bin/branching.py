@@ -29,7 +29,6 @@ from absl import app
 from absl import flags
 
 from memrnn_tf import cli
-from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
 from memrnn_tf.analysis import multirun
 from memrnn_tf.plots import branching as plots

@@ -10,6 +10,8 @@ Recurrent Neural Networks" (ICML 2019). Subpackages:
 * ``memrnn_tf.training``: curricula, the experiment, the resumable loop, evaluation,
   ``train_and_evaluate``.
 * ``memrnn_tf.analysis``: slow points and dynamics.
+* ``memrnn_tf.files``: atomic writes, JSON, ``.npz``, config modules, the result cache.
+* ``memrnn_tf.startup``: what a binary calls first (TensorFlow's start-up logging).
 
 Layers point one way: data -> models -> workdir -> training -> analysis -> plots -> bin.
 

@@ -8,7 +8,9 @@ One piece of plumbing for every module that writes or reads a file:
 * :func:`to_jsonable` / :func:`json_default`: the one encoder for numpy scalars and arrays
   and tuples.
 * :func:`read_json` / :func:`read_npz`: ``None`` when the file is absent (or, for JSON,
-  unreadable), the convention of optional results.
+  unreadable), the convention of optional results; :func:`require_json` /
+  :func:`require_npz` for files that must be there (one ``RunNotFoundError`` line naming
+  the command that writes them).
 * :func:`load_module`: a Python file imported by path (config files are not on
   ``sys.path`` when a binary runs from elsewhere).
 * :func:`load_if_matches`: the result cache. A saved result records the parameters it was
@@ -22,6 +24,8 @@ import math
 import os
 
 import numpy as np
+
+from memrnn_tf import errors
 
 
 @contextlib.contextmanager
@@ -110,6 +114,14 @@ def read_json(path):
     return None
 
 
+def require_json(path, command):
+  """The JSON value in ``path``; ``RunNotFoundError`` naming ``command`` if absent/unreadable."""
+  value = read_json(path)
+  if value is None:
+    raise errors.RunNotFoundError(f'{path} not found or not valid JSON: run {command} first')
+  return value
+
+
 def write_npz(path, compressed=False, **arrays):
   """Writes ``arrays`` to the ``.npz`` file ``path`` atomically; returns ``path``."""
   with atomic_write(path, 'wb') as f:
@@ -123,6 +135,14 @@ def read_npz(path):
     return None
   with np.load(path) as d:
     return {k: d[k] for k in d.files}
+
+
+def require_npz(path, command):
+  """The arrays of ``path``; ``RunNotFoundError`` naming ``command`` if absent."""
+  arrays = read_npz(path)
+  if arrays is None:
+    raise errors.RunNotFoundError(f'{path} not found: run {command} first')
+  return arrays
 
 
 def load_module(path, name):

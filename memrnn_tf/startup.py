@@ -7,10 +7,14 @@ TensorFlow's C++ side prints lines such as "Could not find cuda drivers on your 
 on every machine without a GPU driver, an error-level "failed call to cuInit", which read as
 failures to a newcomer. ``TF_CPP_MIN_LOG_LEVEL`` (0 all, 1 no INFO, 2 no WARNING, 3 no ERROR)
 filters most of them, but a few are written while the shared libraries load, before
-TensorFlow reads the variable; those are filtered here by the same level. The user's own
+TensorFlow reads the variable; those are filtered here by the same level, when (and if)
+TensorFlow is imported. The user's own
 value of the variable always wins: ``TF_CPP_MIN_LOG_LEVEL=0`` brings every line back.
 """
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
 import re
 import sys
@@ -60,27 +64,32 @@ def filter_startup_lines(text, level):
 
 
 def quiet_tensorflow():
-  """Sets ``TF_CPP_MIN_LOG_LEVEL`` unless the user did, then imports TensorFlow quietly.
+  """Sets ``TF_CPP_MIN_LOG_LEVEL`` unless the user did, and filters TensorFlow's import.
 
-  Lines TensorFlow writes to stderr while it loads are held back and written again
-  afterwards without the log lines below the level. Call it first thing in a binary;
-  it does nothing more if TensorFlow is already imported.
+  When TensorFlow is first imported (if ever: binaries that only read files never do),
+  what it writes to stderr while it loads is held back and written again afterwards
+  without the log lines below the level. Call it first thing in a binary; it does nothing
+  more if TensorFlow is already imported.
   """
   os.environ.setdefault(LEVEL_ENV, str(default_level()))
-  if 'tensorflow' in sys.modules:
-    return
   try:
     level = int(os.environ[LEVEL_ENV])
   except ValueError:
     level = 0  # TensorFlow treats an unreadable value as 0 too
-  if level <= 0:
-    return
+  if level > 0 and 'tensorflow' not in sys.modules and not any(
+      isinstance(f, _QuietImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _QuietImport(level))
+
+
+@contextlib.contextmanager
+def _held_stderr(level):
+  """Holds back what is written to file descriptor 2, then writes it filtered."""
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile(mode='w+b') as held:
     os.dup2(held.fileno(), 2)
     try:
-      import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+      yield
     finally:
       sys.stderr.flush()
       os.dup2(saved, 2)
@@ -88,3 +97,28 @@ def quiet_tensorflow():
       held.seek(0)
       sys.stderr.write(filter_startup_lines(held.read().decode(errors='replace'), level))
       sys.stderr.flush()
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+  """Finds ``tensorflow`` once and runs its import inside ``_held_stderr``."""
+
+  def __init__(self, level):
+    self.level = level
+
+  def find_spec(self, name, path=None, target=None):
+    del path, target
+    if name != 'tensorflow':
+      return None
+    sys.meta_path.remove(self)  # once; and so that the search below finds the real spec
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+      return spec
+    exec_module = spec.loader.exec_module
+    level = self.level
+
+    def quiet_exec_module(module):
+      with _held_stderr(level):
+        exec_module(module)
+
+    spec.loader.exec_module = quiet_exec_module
+    return spec

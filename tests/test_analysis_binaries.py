@@ -15,7 +15,7 @@ from memrnn_tf.analysis import extrapolation
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
 
-pytestmark = pytest.mark.slow  # every test here runs binaries or trains
+pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # every test here runs binaries or trains
+pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

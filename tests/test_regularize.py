@@ -123,6 +123,7 @@ def _kwargs(data_dir):
               data_dir=data_dir, paper_steps=200)
 
 
+@pytest.mark.slow  # trains the source run
 def test_regularize_config_defaults_are_the_authors(source_run):
   from memrnn_tf import regularize
   from memrnn_tf import workdir as workdir_lib

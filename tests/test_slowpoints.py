@@ -37,6 +37,7 @@ def _tanh_fixed_point(a):
   return x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('stock', [False, True])
 def test_contracting_linear_rnn_has_one_stable_point(stock):
   a, units = 0.5, 3
@@ -98,6 +99,7 @@ def test_two_unit_tanh_network_attractors_and_saddles(method):
     assert result.info['loop_iterations'] == result.iterations.max() + 1  # + the check
 
 
+@pytest.mark.slow
 def test_groups_run_the_same_search():
   """Points split into concurrent groups (uneven sizes) follow the same trajectories."""
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
@@ -143,6 +145,7 @@ def _random_cell(kind, units, input_dim, stock, seed=0, scale=0.4):
   return cell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['gru', 'lstm', 'simplernn'])
 def test_all_cells_stock_and_ours_agree(kind):
   units, input_dim = 4, 3
@@ -267,6 +270,7 @@ def _untrained_workdir(path):
   manager.save(checkpoint_number=24)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('method', ['newton', 'paper'])
 def test_find_slowpoints_binary(tmp_path, data_dir, method):
   workdir = str(tmp_path / 'run')
@@ -295,6 +299,7 @@ def test_find_slowpoints_binary(tmp_path, data_dir, method):
   assert summary['info']['method'] == method
 
 
+@pytest.mark.slow
 def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, data_dir):
   """--method=paper writes slowpoints_paper.* (the authors' class means and search) and
   leaves the refined result alone; a second call with the same parameters reuses it."""
@@ -320,6 +325,7 @@ def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, da
   assert proc.stdout.strip().splitlines()[0].split()[:2] == ['class', 'status']
 
 
+@pytest.mark.slow
 def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
   """A missing run or checkpoint: one-line error, exit 1, nothing written."""
   workdir = str(tmp_path / 'run')
@@ -367,6 +373,7 @@ def _ghost_map(a):
   return lambda s, i: tf.concat([s[:, :1] + a + s[:, :1] ** 2, 0.5 * s[:, 1:]], 1) + 0 * i
 
 
+@pytest.mark.slow
 def test_ghost_is_a_slow_point_and_its_fixed_points_are_not():
   x0 = np.random.default_rng(0).uniform(-0.5, 0.5, (6, 2)).astype(np.float32)
   ghost = sp.find_slow_points(_ghost_map(1e-3), x0, np.zeros(1, np.float32))
@@ -433,6 +440,7 @@ def _truth_fixed_points(f, x0, tol=1e-6):
   return roots, np.array(unstable)
 
 
+@pytest.mark.slow
 def test_marginal_gru_known_answer():
   """Fixed points of a near-marginal GRU against an independent float64 scipy solver run
   from the same starting states: every point the finder calls a fixed point is a root of
@@ -490,6 +498,7 @@ def _box_minimum(corner):
   return x, gradient(x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dtype, atol', [('float64', 1e-8), ('float32', 1e-4)])
 def test_minimum_on_the_bound_is_a_slow_point(dtype, atol):
   """Projected Levenberg-Marquardt reaches S's minimum over the box |x| <= 1 when the
@@ -520,6 +529,7 @@ def test_minimum_on_the_bound_is_a_slow_point(dtype, atol):
   assert (free.status == 'fixed_point').all() and np.all(np.abs(free.points[:, :2]) > 1.4)
 
 
+@pytest.mark.slow
 def test_bounded_refinement_runs_on_every_cell_with_its_box():
   """``clip='auto'`` on GRU, LSTM (packed state: c unbounded) and SimpleRNN: the points
   stay in the box, and whatever the refinement calls a slow point satisfies the KKT rules

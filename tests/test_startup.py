@@ -43,13 +43,17 @@ def _python(code, **env):
                         text=True, timeout=300, cwd=REPO)
 
 
-def test_the_users_level_wins_and_importing_changes_nothing():
-  code = ('import os; from memrnn_tf import startup; '
+def test_the_users_level_wins_and_tensorflow_is_not_imported_early():
+  code = ('import os, sys; from memrnn_tf import startup; '
           'print(os.environ.get("TF_CPP_MIN_LOG_LEVEL")); startup.quiet_tensorflow(); '
-          'import sys; print(os.environ["TF_CPP_MIN_LOG_LEVEL"], "tensorflow" in sys.modules)')
+          'print(os.environ["TF_CPP_MIN_LOG_LEVEL"], "tensorflow" in sys.modules)')
+  # Importing the module sets nothing; the user's 0 stays 0.
   proc = _python(code, TF_CPP_MIN_LOG_LEVEL='0')
-  # Level 0: nothing to hold back, so TensorFlow is not even imported.
   assert proc.stdout.split() == ['0', '0', 'False'], proc.stderr
+  # Unset: the default level, and TensorFlow still not imported (a binary that only reads
+  # files never pays for it).
+  proc = _python(code)
+  assert proc.stdout.split() == ['None', str(startup.default_level()), 'False'], proc.stderr
 
 
 @pytest.mark.slow

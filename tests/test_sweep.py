@@ -182,6 +182,7 @@ def _eval_json(workdir):
 # tested through bin/reproduce.py: tests/test_reproduce.py.
 
 
+@pytest.mark.slow
 def test_ray_smoke_sweep_and_a_failing_run(tmp_path, data_dir, monkeypatch):
   """Two runs as Ray tasks on an in-process cluster (2 CPUs); a run with an unknown
   curriculum fails without stopping the other."""
@@ -215,6 +216,7 @@ def _processes_mentioning(text):
   return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc')
 def test_killed_sweep_completes_on_rerun(tmp_path, data_dir):
   """SIGKILL to the sweep after its first run finished: its children die with it, and

@@ -22,6 +22,7 @@ def arrays(mnist_arrays):
   return mnist_arrays['x_train'][:2000], mnist_arrays['y_train'][:2000]
 
 
+@pytest.mark.slow
 def test_trials(arrays):
   images, labels = arrays
   task = tasks.DelayedTemplateMatching(images, labels, MEAN, STD)
@@ -77,6 +78,7 @@ def test_config_builds_three_output_model(data_dir):
     template_matching.get_config('big')
 
 
+@pytest.mark.slow
 def test_template_and_regularization_binaries_reject_bad_input_in_one_line(tmp_path):
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   for args, message in [
@@ -159,6 +161,7 @@ def test_delay_curve_scores_and_counts_answers(arrays):
   assert np.all(out['per_class'][1][np.isfinite(out['per_class'][1])] == 0)
 
 
+@pytest.mark.slow
 def test_template_matching_binary_and_figure_end_to_end(tmp_path, data_dir):
   from memrnn_tf.analysis import template_matching_summary as tm_summary
   from memrnn_tf.training import trainer

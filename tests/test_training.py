@@ -15,6 +15,8 @@ import tensorflow as tf
 from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
 
+pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = f'--config={os.path.join(REPO, "configs", "mnist.py")}:smoke'
 

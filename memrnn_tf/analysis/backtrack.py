@@ -373,10 +373,8 @@ def _summarise(workdir, config, result, coarse, refinement, tol, merge_tol, writ
 def load(workdir):
   """``(summary, arrays)`` of a run's saved backtrack."""
   path = os.path.join(workdir, 'analysis', NAME)
-  summary, arrays = files.read_json(path + '.json'), files.read_npz(path + '.npz')
-  if summary is None or arrays is None:
-    raise FileNotFoundError(f'{path}.json/.npz not found or unreadable: run bin/backtrack.py')
-  return summary, arrays
+  return (files.require_json(path + '.json', 'bin/backtrack.py'),
+          files.require_npz(path + '.npz', 'bin/backtrack.py'))
 
 
 def aggregate(workdirs, out, write=True):

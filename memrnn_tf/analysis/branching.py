@@ -279,11 +279,8 @@ def _write(path, summary):
 
 def load(workdir):
   """The run's saved ``analysis/branching.json``."""
-  path = os.path.join(workdir, 'analysis', NAME + '.json')
-  summary = files.read_json(path)
-  if summary is None:
-    raise FileNotFoundError(f'{path} not found or unreadable: run bin/branching.py')
-  return summary
+  return files.require_json(os.path.join(workdir, 'analysis', NAME + '.json'),
+                            'bin/branching.py')
 
 
 def aggregate(workdirs, out, write=True):

@@ -31,19 +31,13 @@ def load_runs(workdirs):
   """``{(cell, curriculum): {arm: [summary, ...]}}`` from the runs' saved files."""
   groups = collections.defaultdict(lambda: collections.defaultdict(list))
   for w in workdirs:
-    summary = _read(os.path.join(w, 'analysis', 'regularization.json'))
-    config = _read(os.path.join(w, 'config.json'))
+    summary = files.require_json(os.path.join(w, 'analysis', 'regularization.json'),
+                                 'bin/regularize.py')
+    config = multirun.read_config(w)
     summary['workdir'] = w
     key = (config['model']['cell'], config['curriculum'])
     groups[key][summary['arm']].append(summary)
   return groups
-
-
-def _read(path):
-  result = files.read_json(path)
-  if result is None:
-    raise errors.MemrnnError(f'{path} is missing or not valid JSON')
-  return result
 
 
 def _mean_sem(rows):

@@ -31,18 +31,11 @@ def load_runs(workdirs):
   """``{cell: [analysis dict with 'workdir' added, ...]}`` from the runs' saved files."""
   groups = collections.defaultdict(list)
   for w in workdirs:
-    summary = _read(os.path.join(w, _NAME))
-    config = _read(os.path.join(w, 'config.json'))
+    summary = files.require_json(os.path.join(w, _NAME), 'bin/template_matching.py')
+    config = multirun.read_config(w)
     summary['workdir'] = w
     groups[config['model']['cell']].append(summary)
   return dict(groups)
-
-
-def _read(path):
-  result = files.read_json(path)
-  if result is None:
-    raise errors.MemrnnError(f'{path} is missing or not valid JSON')
-  return result
 
 
 def long_delay(summaries):

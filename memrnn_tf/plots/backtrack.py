@@ -19,10 +19,8 @@ from memrnn_tf import files
 
 def _read(directory, name):
   path = os.path.join(directory, 'analysis', name)
-  summary, arrays = files.read_json(path + '.json'), files.read_npz(path + '.npz')
-  if summary is None or arrays is None:
-    raise FileNotFoundError(f'{path}.json not found: run bin/{name}.py first')
-  return summary, arrays
+  command = f'bin/{name}.py'
+  return files.require_json(path + '.json', command), files.require_npz(path + '.npz', command)
 
 
 def _save(fig, directory, name):

@@ -21,11 +21,8 @@ from memrnn_tf.plots import backtrack as bt_plots
 
 
 def _read(directory):
-  path = os.path.join(directory, 'analysis', 'branching.json')
-  summary = files.read_json(path)
-  if summary is None:
-    raise FileNotFoundError(f'{path} not found: run bin/branching.py first')
-  return summary
+  return files.require_json(os.path.join(directory, 'analysis', 'branching.json'),
+                            'bin/branching.py')
 
 
 def plot_run(workdir):

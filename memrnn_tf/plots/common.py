@@ -22,21 +22,13 @@ def save(fig, path):
 
 
 def read_json(directory, name, command):
-  """``<directory>/analysis/<name>.json``; FileNotFoundError naming ``command`` if absent."""
-  path = os.path.join(directory, 'analysis', f'{name}.json')
-  result = files.read_json(path)
-  if result is None:
-    raise FileNotFoundError(f'{path} not found: run {command} first')
-  return result
+  """``<directory>/analysis/<name>.json``; ``RunNotFoundError`` naming ``command`` if absent."""
+  return files.require_json(os.path.join(directory, 'analysis', f'{name}.json'), command)
 
 
 def read_npz(directory, name, command):
   """``<directory>/analysis/<name>.npz`` as a dict of arrays."""
-  path = os.path.join(directory, 'analysis', f'{name}.npz')
-  arrays = files.read_npz(path)
-  if arrays is None:
-    raise FileNotFoundError(f'{path} not found: run {command} first')
-  return arrays
+  return files.require_npz(os.path.join(directory, 'analysis', f'{name}.npz'), command)
 
 
 def figure_path(directory, name):

@@ -26,9 +26,7 @@ def plot_regularization(summary_path, path):
   from memrnn_tf.plots import common  # pylint: disable=g-import-not-at-top
   plt = common.plt
 
-  summary = files.read_json(summary_path)
-  if summary is None:
-    raise FileNotFoundError(f'{summary_path} not found: run bin/plot_regularization.py')
+  summary = files.require_json(summary_path, 'bin/plot_regularization.py')
   panels = summary['panels']
   fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
   for ax, panel in zip(axes[0], panels):

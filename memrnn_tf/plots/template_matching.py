@@ -24,9 +24,7 @@ def plot_template_matching(summary_path, path):
   Returns:
     ``path``.
   """
-  summary = files.read_json(summary_path)
-  if summary is None:
-    raise FileNotFoundError(f'{summary_path} not found: run bin/plot_template_matching.py')
+  summary = files.require_json(summary_path, 'bin/plot_template_matching.py')
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
   for i, (cell, a) in enumerate(sorted(summary['cells'].items())):
     d, m, e = (common.as_float(a[k]) for k in ('delays', 'accuracy', 'accuracy_sem'))
