@@ -46,8 +46,8 @@ _RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when it
                                'analysis/backtrack.json has the same parameters.')
 _REFINE = flags.DEFINE_bool('refine', True, 'Replay and re-track intervals with jumps.')
 _THRESHOLD = flags.DEFINE_float('refine_threshold', 0.5,
-                                'Jump: displacement > this x distance to the nearest other point.',
-                                lower_bound=0)
+                                'Jump: displacement > this x distance to the nearest other point '
+                                '(negative: refine every interval).')
 _POINTS = flags.DEFINE_integer('refine_points', 4, 'Replayed steps inside a jumped interval.',
                                lower_bound=1)
 _MAX_REPLAY = flags.DEFINE_integer('max_replay_steps', -1,
