@@ -224,7 +224,8 @@ def _build(root, reverse=False, failed=(), absent=(), seeds=SEEDS):
     for seed in (0, 1):
       w = os.path.join(root, 'flipflop', f'delay{delay}_s{seed}')
       by = {'0': 8, '1': 12, '2': 6, '3': 1} if delay == 0 else {'0': 8, '1': 2, '5': 4}
-      pairs = [[0.3, 0.2]] if delay == 0 else [[-0.109, 1.237], [0.3, 0.2]]
+      pair = lambda re_, im: {'real': re_, 'imag': im, 'modulus': float(np.hypot(re_, im))}  # noqa
+      pairs = [pair(0.3, 0.2)] if delay == 0 else [pair(-0.109, 1.237), pair(0.3, 0.2)]
       _write(os.path.join(w, 'analysis', 'summary.json'), {
           'delay': delay, 'evaluation': {'bit_accuracy': 0.99},
           'spectrum': {'leading_complex_pairs': pairs},

@@ -419,7 +419,7 @@ def flipflop(repro):
       if not s:
         continue
       pairs = (s.get('spectrum') or {}).get('leading_complex_pairs') or []
-      rotating = sum(1 for re_, im in pairs if abs(im) > 0.5 and np.hypot(re_, im) > 0.9)
+      rotating = sum(1 for p in pairs if abs(p['imag']) > 0.5 and p['modulus'] > 0.9)
       fp = s['fixed_points']
       net = {'delay': s.get('delay', 0), 'stable_corners': fp['stable_distinct_corners'],
              'by_unstable': fp['by_unstable_dims'], 'complex_pairs': rotating}
