@@ -181,3 +181,10 @@ def test_spread_ratio_by_hand():
   assert math.isnan(pca_clouds.spread_ratio(states[:2], labels[:2]))
   acc = pca_clouds.class_accuracy([0, 1, 1, 1], labels, 3)
   assert acc[:2].tolist() == [0.5, 1.0] and math.isnan(acc[2])
+
+
+def test_flipflop_effect_counts_the_networks_that_pass():
+  networks = [dict(_CUBE, delay=0), dict(_CUBE, delay=0, stable_corners=7),
+              dict(_DELAYED, delay=8), dict(_DELAYED, delay=8)]
+  effect = rules.flipflop(networks).primary[0]
+  assert effect.text() == "networks with the paper's structure: 3 of 4 pass"

@@ -84,6 +84,8 @@ class Effect:
 
   def text(self):
     """``'+12.3 points [4.1, 20.5], Welch p = 0.004, N = 5 vs 5'``."""
+    if self.test == 'structural':
+      return f'{self.label}: {self.n}'
     if not self.computed:
       return f'{self.label}: not computed ({self.n or "no data"})'
     digits = 1 if self.unit == 'points' else 2

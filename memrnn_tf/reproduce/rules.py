@@ -191,7 +191,9 @@ def flipflop(networks):
   for n in networks:
     by_delay.setdefault(0 if n['delay'] == 0 else 1, []).append(flipflop_passes(n))
   text = '; '.join(why for group in by_delay.values() for _, why in group)
-  effect = plan.Effect('flip-flop structure', n=f'{len(networks)} networks', test='structural')
+  passed = sum(ok for group in by_delay.values() for ok, _ in group)
+  effect = plan.Effect('networks with the paper\'s structure',
+                       n=f'{passed} of {len(networks)} pass', test='structural')
   if any(sum(not ok for ok, _ in g) * 2 > len(g) for g in by_delay.values()):
     return Judgement(CONTRADICTED, text, [effect])
   if (len(by_delay) < 2 or
