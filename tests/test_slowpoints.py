@@ -271,8 +271,8 @@ def _untrained_workdir(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('method', ['newton', 'paper'])
-def test_find_slowpoints_binary(tmp_path, data_dir, method):
+def test_find_slowpoints_binary(tmp_path, data_dir, method='newton'):
+  # (--method=paper: test_find_slowpoints_binary_paper_method_beside_the_refined_one)
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
   env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
