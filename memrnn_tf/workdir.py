@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
-from memrnn_tf import jsonfile
+from memrnn_tf import files
 from memrnn_tf.data import sources
 from memrnn_tf.data import tasks
 from memrnn_tf.models import memory_rnn
@@ -116,7 +116,7 @@ def read_config_json(workdir):
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return None
-  return migrate_config(jsonfile.read_object(
+  return migrate_config(files.read_object(
       path, 'restore it from a copy (its run cannot be resumed or analysed without it), '
       'or use another --workdir'))
 

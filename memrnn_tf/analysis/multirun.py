@@ -23,7 +23,6 @@ from absl import logging
 
 from memrnn_tf import errors
 from memrnn_tf import files
-from memrnn_tf import jsonfile
 
 
 def expand_workdirs(workdir=None, workdirs=None):
@@ -70,7 +69,7 @@ def workdirs_with(patterns, relpath):
 
 def read_config(workdir):
   """The run's ``config.json`` as a plain dict (one-line ``RunDamagedError`` if damaged)."""
-  return jsonfile.read_object(os.path.join(workdir, 'config.json'),
+  return files.read_object(os.path.join(workdir, 'config.json'),
                               'restore it from a copy, or leave this run out')
 
 
