@@ -62,21 +62,10 @@ RESUMABLE_FIELDS = ('perf', 'progress_bar', 'log_every', 'checkpoint_every',
 # --- config.json ---------------------------------------------------------------------------
 def write_json_atomic(path, obj):
   """Writes ``obj`` as JSON to ``path`` through a temporary file (never half-written)."""
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True, default=json_default)
-  os.replace(tmp, path)
+  files.write_json(path, obj, indent=2, sort_keys=True)
 
 
-def json_default(x):
-  """``json.dump(default=...)`` for numpy scalars and arrays and tuples."""
-  if isinstance(x, (np.floating, np.integer)):
-    return x.item()
-  if isinstance(x, np.ndarray):
-    return x.tolist()
-  if isinstance(x, tuple):
-    return list(x)
-  raise TypeError(f'not JSON serialisable: {type(x).__name__}')
+json_default = files.json_default  # numpy scalars and arrays, tuples
 
 
 def config_dict(config):

@@ -62,6 +62,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import files
 from memrnn_tf import splits
 from memrnn_tf.analysis import newton
 from memrnn_tf.models import cells as cells_lib
@@ -1156,7 +1157,7 @@ class SlowPoints:
     prefix = path_prefix[:-4] if path_prefix.endswith('.npz') else path_prefix
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     arrays = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
-    arrays['info_json'] = np.asarray(json.dumps(self.info, default=_json_default))
+    arrays['info_json'] = np.asarray(json.dumps(self.info, default=files.json_default))
     with open(prefix + '.npz.tmp', 'wb') as f:  # atomic: readers never see half a file
       np.savez(f, **arrays)
     os.replace(prefix + '.npz.tmp', prefix + '.npz')
@@ -1164,7 +1165,7 @@ class SlowPoints:
     if extra:
       summary.update(extra)
     with open(prefix + '.json.tmp', 'w') as f:
-      json.dump(summary, f, indent=2, default=_json_default)
+      json.dump(summary, f, indent=2, default=files.json_default)
     os.replace(prefix + '.json.tmp', prefix + '.json')
     return prefix + '.npz'
 
@@ -1176,11 +1177,3 @@ class SlowPoints:
       kw = {k: (d[k] if k in d.files else None) for k in cls._ARRAYS}
       info = json.loads(str(d['info_json'])) if 'info_json' in d.files else {}
     return cls(**kw, info=info)
-
-
-def _json_default(x):
-  if isinstance(x, (np.floating, np.integer, np.bool_)):
-    return x.item()
-  if isinstance(x, np.ndarray):
-    return x.tolist()
-  raise TypeError(f'not JSON serialisable: {type(x).__name__}')

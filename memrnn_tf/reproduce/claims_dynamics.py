@@ -24,6 +24,11 @@ from memrnn_tf.reproduce.sections import table
 
 
 # --- 6, 7, 8: slow points -------------------------------------------------------------------
+def _group(values):
+  """``(mean, sem, n)`` of per-network values, ``(None, None, 0)`` when there are none."""
+  return stats.mean_sem(np.asarray(values, np.float64)) if values else (None, None, 0)
+
+
 def _slow_points(repro, method):
   """``{condition: [(workdir, classes)]}`` of the DeCu/VoCu runs with slow points."""
   runs = [(w, k) for w, k in repro.runs(MNIST_TRAIN_STAGES)
@@ -186,9 +191,8 @@ def speed_difference(repro):
     vals = {c: [float(np.mean(np.log10([max(x['speed'], 1e-300) for x in cls])))
                 for _, cls in groups.get(key_of(panel[0], panel[1], c, panel[2]), [])]
             for c in CURRICULA}
-    group = lambda v: stats.mean_sem(np.asarray(v, np.float64)) if v else (None, None, 0)  # noqa
     return plan.welch_effect(label(*panel, f'VoCu - DeCu mean log10 speed, {what}'),
-                             group(vals['vocu']), group(vals['decu']), unit='decades')
+                             _group(vals['vocu']), _group(vals['decu']), unit='decades')
 
   main = ('mnist', 'gru', 'sigmoid')
   primary = effect(found['paper'], main, 'paper search')
@@ -226,8 +230,8 @@ def cloud_spread(repro):
     return float(np.log(t['spread_ratio'][0][t['delays'].index(delay)]))
 
   def group(key, delay):
-    v = [x for x in (log_spread(t, delay) for t in tables.get(key, [])) if x is not None]
-    return stats.mean_sem(np.asarray(v)) if v else (None, None, 0)
+    return _group([x for x in (log_spread(t, delay) for t in tables.get(key, []))
+                   if x is not None])
 
   primary = plan.welch_effect(label('mnist', 'gru', 'sigmoid',
                                      'log spread ratio VoCu - DeCu at delay 20'),
@@ -270,9 +274,8 @@ def speed_jumps(repro):
     return [float(np.log10(r)) for r in cur.get(c, {}).get('ratio_of_medians_per_run', [])
             if r is not None and r > 0]
 
-  group = lambda v: stats.mean_sem(np.asarray(v)) if v else (None, None, 0)  # noqa: E731
-  primary = plan.welch_effect('log10 jump ratio, VoCu - DeCu', group(logs('vocu')),
-                              group(logs('decu')), unit='log10')
+  primary = plan.welch_effect('log10 jump ratio, VoCu - DeCu', _group(logs('vocu')),
+                              _group(logs('decu')), unit='log10')
   secondary = [plan.one_sample_effect('VoCu log10 jump ratio (> 0: jumps at introductions)',
                                       logs('vocu'), unit='log10')]
   judgement = rules.difference(primary, MARGIN['jumps'], secondary)
