@@ -31,6 +31,7 @@ from absl import flags
 from memrnn_tf import cli
 from memrnn_tf.reproduce import pipeline
 from memrnn_tf.reproduce import publish
+from memrnn_tf.sweep import runs
 
 _CONFIG = cli.define_config_file('config', None, 'configs/reproduce.py:<smoke|cpu|paper>')
 _ROOT = cli.define_dir('root', None, 'Directory of every run, analysis and the report.',
@@ -55,15 +56,18 @@ def main(argv):
     backend.append(f'--ray_address={_RAY_ADDRESS.value}')
   if _CONCURRENCY.value:
     backend.append(f'--concurrency={_CONCURRENCY.value}')
-  record, report = cli.run_or_exit(
-      pipeline.run_pipeline, _CONFIG.value, _ROOT.value, _STAGES.value, backend,
-      _DATA_DIR.value, dry_run=_DRY_RUN.value)
+  with runs.forward_stop_signals():  # training runs save their checkpoints before exiting
+    record, report = cli.run_or_exit(
+        pipeline.run_pipeline, _CONFIG.value, _ROOT.value, _STAGES.value, backend,
+        _DATA_DIR.value, dry_run=_DRY_RUN.value)
   for s in record['stages']:
     seconds = f'{s["seconds"]:.0f} s' if s.get('seconds') else ''
     print(f'{s["name"]:<40} {s["status"]:<8} {seconds:>8}  {s.get("error") or ""}')
   print('report:', report)
   if _PUBLISH.value:
     print('published:', cli.run_or_exit(publish.publish, _ROOT.value, _PUBLISH.value))
+  if runs.stop_signal():
+    sys.exit(128 + runs.stop_signal())
   if any(s['status'] == 'failed' for s in record['stages']):
     sys.exit(1)
 

@@ -9,7 +9,8 @@ Each run is an ordinary workdir ``<root>/<name>`` trained by ``bin/train.py`` (l
 ``<root>/<name>.log``), then the config's post-steps (``extrapolate``, ``find_slowpoints``).
 ``<root>/sweep.json`` holds every run's status, time, ``eval.json`` numbers and post-step
 summaries. Run the command again after an interruption and it completes the sweep. Prints a
-summary table; exits with code 1 if a run failed.
+summary table; exits with code 1 if a run failed. SIGINT or SIGTERM is passed on to the
+running runs, which save a checkpoint; the sweep then exits with 128 + the signal number.
 
 Backends: local (default): ``--concurrency`` runs at a time (default one per core, each
 with one thread per op). ``--ray_address=auto|host:port|local``: one Ray task per run with
@@ -29,6 +30,7 @@ from ml_collections import config_flags
 
 from memrnn_tf import cli
 from memrnn_tf.sweep import driver
+from memrnn_tf.sweep import runs
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Sweep config (configs/sweep.py:<grid>).',
                                           lock_config=True)
@@ -48,12 +50,15 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config = _CONFIG.value
   backend = driver.make_backend(_RAY_ADDRESS.value, _CONCURRENCY.value, config.resources)
-  records = cli.run_or_exit(driver.run_sweep, config, _ROOT.value, backend,
-                            dry_run=_DRY_RUN.value)
+  with runs.forward_stop_signals():  # runs save their checkpoints before the sweep exits
+    records = cli.run_or_exit(driver.run_sweep, config, _ROOT.value, backend,
+                              dry_run=_DRY_RUN.value)
   if _DRY_RUN.value:
     for r in records:
       print(f'{r["name"]}  {r["status"]}  {" ".join(r["command"])}')
   print(driver.summary_table(records))
+  if runs.stop_signal():
+    sys.exit(128 + runs.stop_signal())
   if any(r['status'] == 'failed' for r in records):
     sys.exit(1)
 

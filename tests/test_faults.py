@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from absl import logging as absl_logging
@@ -28,6 +29,7 @@ import tensorflow as tf
 
 from memrnn_tf import cli
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import slowpoints
@@ -36,6 +38,7 @@ from memrnn_tf.models import cells
 from memrnn_tf.sweep import driver
 from memrnn_tf.sweep import grid
 from memrnn_tf.sweep import local
+from memrnn_tf.sweep import runs
 from memrnn_tf.training import experiment as experiment_lib
 from memrnn_tf.training import loop
 from memrnn_tf.training import trainer
@@ -567,3 +570,65 @@ def test_half_written_metrics_line_is_dropped_on_resume(run, experiment, warning
   assert _open(experiment, run) == 24
   assert [r['step'] for r in _records(run)] == [8, 16, 24]
   assert len(warnings) == 1 and '1 damaged lines left out' in warnings[0]
+
+
+def test_a_stop_signal_reaches_the_running_command_and_no_new_one_starts(tmp_path):
+  # The child saves on SIGTERM as bin/train.py does: writes a file, exits 143.
+  saved = tmp_path / 'saved'
+  child = ('import signal, sys, time\n'
+           'def stop(*_):\n'
+           f'  open({str(saved)!r}, "w").write("saved"); sys.exit(143)\n'
+           'signal.signal(signal.SIGTERM, stop)\n'
+           f'open({str(tmp_path / "started")!r}, "w").close()\n'
+           'time.sleep(60)\n')
+  errors_seen = []
+
+  def worker():
+    with open(tmp_path / 'log', 'a') as log:
+      for _ in range(2):
+        try:
+          runs.call([sys.executable, '-c', child], log, {})
+        except runs.RunFailed as e:
+          errors_seen.append(e)
+
+  assert runs.stop_signal() is None
+  try:
+    with runs.forward_stop_signals():
+      thread = threading.Thread(target=worker)
+      thread.start()
+      deadline = time.time() + 60
+      while not (tmp_path / 'started').exists():
+        assert time.time() < deadline
+        time.sleep(0.01)
+      os.kill(os.getpid(), signal.SIGTERM)
+      thread.join(60)
+    assert runs.stop_signal() == signal.SIGTERM
+  finally:
+    runs._CHILDREN.signum = None  # pylint: disable=protected-access
+  assert saved.read_text() == 'saved'
+  assert [type(e) for e in errors_seen] == [runs.Stopped, runs.Stopped]
+  assert str(errors_seen[0]).startswith('-c stopped by SIGTERM (exit code 143)')
+  assert str(errors_seen[1]) == '-c not started: SIGTERM received'
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_sweep_lets_its_run_save_then_the_rerun_resumes(tmp_path, data_dir):
+  root = tmp_path / 'sweep'
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
+  proc = subprocess.Popen(
+      [sys.executable, 'bin/sweep.py', f'--config={REPO}/configs/sweep.py:smoke',
+       f'--root={root}', "--config.axes.curriculum=('decu',)", '--config.axes.seed=(0,)',
+       '--config.run.num_steps=100000', '--concurrency=1'],
+      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  index = root / 'gru_decu_logits_s0' / 'checkpoints' / 'checkpoint'
+  deadline = time.time() + 600
+  while not index.exists():  # training has started
+    assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+    time.sleep(0.1)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=300)
+  assert proc.returncode == 143, err[-3000:]
+  [run] = files.read_json(root / 'sweep.json')['runs']
+  assert run['status'] == 'stopped', run
+  step = int(re.search(r'SIGTERM at step (\d+): saved', open(run['log']).read()).group(1))
+  assert step > 0 and os.path.exists(root / 'gru_decu_logits_s0' / 'checkpoints' / f'ckpt-{step}.index')

@@ -69,6 +69,8 @@ def _execute(stage, root, env):
   try:
     with open(log_path, 'a') as log:
       runs_lib.call(stage.argv, log, env)
+  except runs_lib.Stopped as e:
+    return 'stopped', time.time() - start, f'{e}; see {log_path}'
   except runs_lib.RunFailed as e:
     return 'failed', time.time() - start, f'{e}; see {log_path}'
   if not stage.is_done():
@@ -100,7 +102,7 @@ def _run_stage(stage, record, root, env, dry_run):
     return 'pending'
   status, seconds, error = _execute(stage, root, env)
   if stage.kind == 'sweep':  # a resumed sweep: count the time of earlier calls too
-    seconds += (previous.get('seconds') or 0.0) if previous.get('status') == 'failed' else 0.0
+    seconds += (previous.get('seconds') or 0.0) if previous.get('status') in ('failed', 'stopped') else 0.0
   record.set(_entry(stage, status, seconds, error))
   logging.log(logging.ERROR if error else logging.INFO, '%s: %s in %.0f s%s', stage.name,
               status, seconds, f' ({error})' if error else '')
@@ -138,6 +140,8 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
     env['MEMRNN_DATA_DIR'] = os.path.abspath(data_dir)
 
   def run(stage):
+    if runs_lib.stop_signal():  # stopped: later stages keep their records
+      return
     if stages_lib.selected(stage.name, stage_patterns):
       _run_stage(stage, record, root, env, dry_run)
     elif stage.name not in record.entries:  # so the report can name its command

@@ -5,7 +5,7 @@
   {"base": "configs/mnist.py:cpu", "backend": "...", "updated": "2026-12-01T23:10:00Z",
    "counts": {"done": 9, "failed": 1},
    "runs": [{"name": "gru_decu_sigmoid_s0",
-             "status": "done" | "failed" | "pending" | "running",
+             "status": "done" | "failed" | "stopped" | "pending" | "running",
              "seconds": 512.3, "overrides": {"curriculum": "decu", "seed": 0, ...},
              "command": [...bin/train.py ...], "workdir": ..., "log": ...,
              "eval": <eval.json>, "post": {"extrapolate": {"delays": [...],

@@ -8,11 +8,14 @@ output does; otherwise ``execute`` (re)starts what is missing, and ``bin/train.p
 resumes from the run's last checkpoint.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 from memrnn_tf import cli
@@ -126,19 +129,94 @@ class RunFailed(Exception):
   pass
 
 
+class Stopped(RunFailed):
+  """A command ended (or was not started) because this process was asked to stop."""
+
+
+class _Children:
+  """The commands running now, and the stop signal once one arrived (None before)."""
+
+  def __init__(self):
+    self.lock = threading.Lock()
+    self.procs = set()
+    self.signum = None
+
+  def send(self, signum):
+    with self.lock:
+      self.signum = signum
+      procs = list(self.procs)
+    for p in procs:
+      with contextlib.suppress(OSError):
+        p.send_signal(signum)
+
+
+_CHILDREN = _Children()
+
+
+def stop_signal():
+  """The SIGINT/SIGTERM received under ``forward_stop_signals``, or None."""
+  return _CHILDREN.signum
+
+
+@contextlib.contextmanager
+def forward_stop_signals():
+  """Within: SIGINT and SIGTERM go to every command ``call`` runs, and no new one starts.
+
+  Training runs save a checkpoint when signalled (``training.loop``), so a sweep or a
+  reproduction stopped this way resumes where each run stopped; a second signal is passed
+  on too and stops them at once. After the block the caller checks ``stop_signal()``. Only
+  the main thread can install handlers; elsewhere nothing changes.
+  """
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+  def handle(signum, frame):
+    del frame
+    _CHILDREN.send(signum)
+
+  for s in previous:
+    signal.signal(s, handle)
+  try:
+    yield
+  finally:
+    for s, h in previous.items():
+      signal.signal(s, h)
+
+
 def call(argv, log, env):
   """Runs ``argv`` with output to the open file ``log``; dies with this process.
 
+  Under ``forward_stop_signals`` the command receives this process's SIGINT/SIGTERM.
+
   Raises:
+    Stopped: a stop signal arrived before or while it ran.
     RunFailed: non-zero exit code.
   """
+  name = os.path.basename(argv[1])
+  if _CHILDREN.signum is not None:
+    raise Stopped(f'{name} not started: {signal.Signals(_CHILDREN.signum).name} received')
   log.write(f'\n$ {" ".join(argv)}\n')
   log.flush()
   wrapped = [sys.executable, '-c', _DIE_WITH_PARENT, str(os.getpid()), *argv]
-  code = subprocess.call(wrapped, stdout=log, stderr=subprocess.STDOUT,
-                         env={**os.environ, **env})
+  proc = subprocess.Popen(wrapped, stdout=log, stderr=subprocess.STDOUT,
+                          env={**os.environ, **env})
+  with _CHILDREN.lock:
+    _CHILDREN.procs.add(proc)
+    signum = _CHILDREN.signum
+  if signum is not None:  # the signal came between the check and the start
+    proc.send_signal(signum)
+  try:
+    code = proc.wait()
+  finally:
+    with _CHILDREN.lock:
+      _CHILDREN.procs.discard(proc)
+  if code != 0 and _CHILDREN.signum is not None:
+    raise Stopped(f'{name} stopped by {signal.Signals(_CHILDREN.signum).name} '
+                  f'(exit code {code}); rerun to resume')
   if code != 0:
-    raise RunFailed(f'{os.path.basename(argv[1])} exited with code {code}')
+    raise RunFailed(f'{name} exited with code {code}')
 
 
 def make_record(spec, state, status, seconds=None, error=None):
@@ -151,13 +229,15 @@ def make_record(spec, state, status, seconds=None, error=None):
 def execute(spec):
   """Trains ``spec`` (resuming) unless ``eval.json`` exists, then runs missing post-steps.
 
-  Never raises: a failure is a record with status ``failed`` and the reason.
+  Never raises: a failure is a record with status ``failed`` and the reason (``stopped``
+  when a stop signal ended it: see ``forward_stop_signals``).
 
   Returns:
     The run's record (see ``make_record``) with ``seconds`` spent in this call.
   """
   start = time.time()
   error = None
+  stopped = False
   try:
     with open(spec.log, 'a') as log:
       if read_state(spec)['eval'] is None:
@@ -169,8 +249,13 @@ def execute(spec):
           call(argv, log, spec.env)
           if steps.read_output(spec.workdir, name, flags) is None:
             raise RunFailed(f'{name} ended without its output')
+  except Stopped as e:
+    error, stopped = f'{e}; see {spec.log}', True
   except Exception as e:  # pylint: disable=broad-except
     error = f'{e}; see {spec.log}'
   state = read_state(spec)
-  status = 'done' if error is None and state['done'] else 'failed'
+  if error is None and state['done']:
+    status = 'done'
+  else:
+    status = 'stopped' if stopped else 'failed'
   return make_record(spec, state, status, time.time() - start, error)
