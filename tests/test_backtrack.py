@@ -134,6 +134,16 @@ def test_jump_statistic_known_numbers():
   np.testing.assert_allclose(sorted(near), [0.0, 2.0])
 
 
+def test_slowing_rho_known_numbers():
+  # Class-mean log10 speeds -2, -4, -3, -5: ranks 4, 2, 3, 1 against 1, 2, 3, 4, so
+  # rho = 1 - 6 * (9 + 0 + 0 + 9) / (4 * 15) = -0.8.
+  speeds = 10.0 ** np.array([[-1, -3], [-3, -5], [-2, -4], [-4, -6]])
+  assert backtrack.slowing_rho([0, 10, 20, 30], speeds, floor=1e-8) == pytest.approx(-0.8)
+  # Floored at 1e-3 the means are -2, -3, -2.5, -3: ranks 4, 1.5, 3, 1.5 (a tie).
+  assert backtrack.slowing_rho([0, 10, 20, 30], speeds, floor=1e-3) == pytest.approx(
+      stats.pearson([1, 2, 3, 4], [4, 1.5, 3, 1.5]))
+
+
 def test_spawning_class_by_readout_and_nearest_point():
   probs = np.array([0.5, 0.0, 0.1, 0.3, 0.0, 0.1])  # null wins overall; class 2 among 0..3
   xi = np.array([[0.0, 0.0], [5.0, 5.0], [1.0, 1.0], [9.0, 9.0]])

@@ -32,6 +32,8 @@ TM_NOMINAL = [0.96, 0.97, 0.965, 0.968, 0.962]
 TM_LONG = [0.6, 0.7, 0.65, 0.55, 0.8]
 # Per-run jump ratios (backtracking) and cloud spread ratios at delay 20 (PCA).
 JUMPS = {'decu': [1.1, 1.0, 1.2, 0.9, 1.05], 'vocu': [8.0, 7.0, 9.0, 8.5, 7.5]}
+# Per-run Spearman rho of log10 speed against step: DeCu slows down steadily.
+SLOWING = {'decu': [-0.9, -0.8, -0.7, -0.85, -0.75], 'vocu': [-0.3, -0.1, -0.2, -0.4, 0.0]}
 SPREAD = {'decu': [0.30, 0.31, 0.29, 0.32, 0.30], 'vocu': [0.50, 0.52, 0.49, 0.51, 0.50]}
 
 
@@ -191,7 +193,8 @@ def _build(root, reverse=False, failed=(), absent=(), seeds=SEEDS):
 
   # Backtracking: VoCu jumps at introductions, DeCu does not.
   def curriculum_result(c):
-    return {'n': len(JUMPS[c]), 'runs': [], 'ratio_of_medians_per_run': JUMPS[c]}
+    return {'n': len(JUMPS[c]), 'runs': [], 'ratio_of_medians_per_run': JUMPS[c],
+            'slowing_rho_per_run': SLOWING[c]}
   stages.append(_stage('backtrack_mnist', root, runs, [_write(
       os.path.join(root, 'aggregate', 'backtrack', 'analysis', 'backtrack.json'),
       {'curricula': {c: curriculum_result(c) for c in ('decu', 'vocu')}})]))
@@ -339,6 +342,19 @@ def test_per_network_rank_correlation_is_the_primary_of_claim_7(full):
   assert 'template matching (gru)' in section.detail_markdown
   mean, sem, _ = stats.mean_sem(TM_LONG)
   assert stats.format_mean_sem(mean, sem) in section.detail_markdown
+
+
+def test_decu_gradual_slowing_is_claim_10s_secondary(full):
+  root, _ = full
+  section = claims.speed_jumps(claims.Reproduction.load(root))
+  rhos = SLOWING['decu']
+  want = sps.ttest_1samp(rhos, 0.0)
+  ci = want.confidence_interval(0.95)
+  # Signed so that slowing is positive: -mean rho, interval [-hi, -lo].
+  row = [l for l in section.detail_markdown.splitlines() if 'DeCu gradual slowing' in l]
+  assert len(row) == 1
+  assert f'+{-np.mean(rhos):.2f}' in row[0] and f'[+{-ci.high:.2f}, +{-ci.low:.2f}]' in row[0]
+  assert '-0.90, -0.80, -0.70, -0.85, -0.75' in section.detail_markdown
 
 
 def test_reversed_fixture_is_contradicted(tmp_path):

@@ -235,6 +235,18 @@ def jump_values(steps, speeds, event_steps, floor):
   return jumps[near].ravel(), jumps[~near].ravel(), near
 
 
+def slowing_rho(steps, speeds, floor):
+  """Spearman's rho of the class-mean ``log10 S`` against the training step (< 0: the
+  points slow down as training goes on; DeCu's "gradual slowing down").
+
+  Args:
+    steps: snapshot steps ``[T]``.
+    speeds: ``[T, C]``.
+    floor: speed floor (the search tolerance).
+  """
+  return stats.spearman(steps, log_speed(speeds, floor).mean(axis=1))
+
+
 def jump_statistic(steps, speeds, event_steps, floor):
   """Median ``|d log10 S|`` at curriculum changes against elsewhere, with a one-sided
   Mann-Whitney test (changes larger at the events)."""
@@ -378,7 +390,8 @@ def load(workdir):
 
 
 def aggregate(workdirs, out, write=True):
-  """Mean +- SEM of the backtracked log speeds and the jump statistic per curriculum.
+  """Mean +- SEM of the backtracked log speeds, the jump statistic and the slowing (Spearman
+  rho of log speed against step, ``slowing_rho``) per curriculum.
 
   Reads every workdir's ``analysis/backtrack.*``; writes ``<out>/analysis/backtrack.json``
   (+ ``.npz``: per curriculum the snapshot steps and the per-run mean log10 speed over
@@ -390,7 +403,7 @@ def aggregate(workdirs, out, write=True):
     groups.setdefault(summary['curriculum'], []).append((w, summary, arrays))
   result, npz = {'workdirs': [os.path.abspath(w) for w in workdirs], 'curricula': {}}, {}
   for cur, runs in sorted(groups.items()):
-    near, elsewhere, ratios, logs, refined, valid = [], [], [], [], [], []
+    near, elsewhere, ratios, rhos, logs, refined, valid = [], [], [], [], [], [], []
     steps = None
     for w, summary, a in runs:
       snap = a['is_snapshot']
@@ -400,6 +413,7 @@ def aggregate(workdirs, out, write=True):
       near.append(n)
       elsewhere.append(e)
       ratios.append(summary['jump_statistic']['ratio_of_medians'])
+      rhos.append(slowing_rho(s, sp, summary['tol']))
       steps = s if steps is None else steps
       if len(s) == len(steps) and np.all(s == steps):
         logs.append(log_speed(sp, summary['tol']).mean(axis=1))
@@ -416,6 +430,7 @@ def aggregate(workdirs, out, write=True):
                                                         np.concatenate(elsewhere)),
         'ratio_of_medians_per_run': ratios,
         'ratio_of_medians_mean_sem_n': list(ratio_mean),
+        'slowing_rho_per_run': rhos,
         'fraction_of_transitions_refined_per_run': refined,
         'fraction_valid_coarse_per_run': valid,
         'final_log10_speed_mean_sem_n': list(stats.mean_sem(logs[:, -1])) if len(logs) else None,

@@ -276,12 +276,19 @@ def speed_jumps(repro):
 
   primary = plan.welch_effect('log10 jump ratio, VoCu - DeCu', _group(logs('vocu')),
                               _group(logs('decu')), unit='log10')
+  # Absent from aggregates written before the slowing statistic existed: not computed.
+  rhos = [r for r in cur.get('decu', {}).get('slowing_rho_per_run', []) if r is not None]
   secondary = [plan.one_sample_effect('VoCu log10 jump ratio (> 0: jumps at introductions)',
-                                      logs('vocu'), unit='log10')]
+                                      logs('vocu'), unit='log10'),
+               plan.one_sample_effect('DeCu gradual slowing: -Spearman rho of log10 S against '
+                                      'step (> 0: slows down)', rhos, sign=-1, unit='rho')]
   judgement = rules.difference(primary, MARGIN['jumps'], secondary)
-  rows = [[c, len(logs(c)), ', '.join(f'{10 ** x:.2f}' for x in logs(c))] for c in cur]
+  rows = [[c, len(logs(c)), ', '.join(f'{10 ** x:.2f}' for x in logs(c)),
+           ', '.join(f'{r:+.2f}' for r in cur[c].get('slowing_rho_per_run', []) if r is not None)
+           or '-'] for c in cur]
   return section('10', title, paper_text, rule, judgement, repro, [name],
-                  [table(['curriculum', 'N', 'jump ratio per network'], rows)])
+                  [table(['curriculum', 'N', 'jump ratio per network',
+                          'rho(log10 S, step) per network'], rows)])
 
 
 def branching(repro):
