@@ -220,6 +220,33 @@ def test_jacobians_match_finite_differences(kind):
       _fd_jacobian(lambda i: to_xi(F(points, i)), inputs), **tol)
 
 
+def test_file_format_is_plain_npz_and_json(tmp_path):
+  """``save`` writes one ``.npz`` of the non-empty arrays plus ``info_json`` and a ``.json``
+  summary, readable without the package, and nothing else; ``load`` reads a file written
+  by hand in that format with fewer arrays (as older versions wrote), the rest ``None``."""
+  a = 2.0
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, 2))
+  x_star = _tanh_fixed_point(a)
+  result = sp.SlowPoints.from_points(step_fn, [[x_star, 0.0], [0.5, 0.5]], np.zeros(1))
+  path = result.save(str(tmp_path / 'deep' / 'points.npz'))
+  assert sorted(os.listdir(tmp_path / 'deep')) == ['points.json', 'points.npz']
+  with np.load(path) as d:
+    stored = {k: d[k] for k in d.files}
+  present = [k for k in result._ARRAYS if getattr(result, k) is not None]
+  assert sorted(stored) == sorted(present + ['info_json'])
+  assert json.loads(str(stored['info_json'])) == result.info
+  assert stored['status'].tolist() == ['fixed_point', 'not_converged']
+  summary = json.loads((tmp_path / 'deep' / 'points.json').read_text())
+  assert summary['status'] == {'fixed_point': 1, 'slow_point': 0, 'not_converged': 1}
+  np.savez(tmp_path / 'older.npz', points=stored['points'], xi=stored['xi'],
+           speeds=stored['speeds'], initial_states=stored['points'], inputs=stored['inputs'],
+           iterations=stored['iterations'], converged=stored['converged'])
+  older = sp.SlowPoints.load(str(tmp_path / 'older'))
+  np.testing.assert_array_equal(older.points, result.points)
+  assert older.status is None and older.eigvals is None and older.info == {}
+  assert older.status_counts() == {'fixed_point': 0, 'slow_point': 0, 'not_converged': 0}
+
+
 def test_save_load_unique_outliers(tmp_path):
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
   x0 = np.array([[0.5, 0.5], [0.9, 0.9], [-0.5, 0.0], [0.0, 0.0]], np.float32)
