@@ -172,20 +172,19 @@ class SlowPoints:
       coords: ``'xi'`` or ``'state'``.
       batch_size: points per compiled ``batch_jacobian`` call.
     """
-    if coords not in ('xi', 'state'):
-      raise ValueError(f"coords must be 'xi' or 'state', got {coords!r}")
-    state_jacobian, _ = step_functions.jacobian_fns(self._in_dtype(step_fn))
-    x, inputs = self._tensors()
-    return _batched(lambda s: state_jacobian(x[s], inputs[s], coords == 'xi').numpy(),
-                    len(self), batch_size)
+    return self._jacobians(step_fn, 0, coords, batch_size)
 
   def input_jacobians(self, step_fn, coords='xi', batch_size=64):
     """Jacobians w.r.t. the input, ``[N, S, I]`` (``d xi(F) / dI`` or ``dF/dI``)."""
+    return self._jacobians(step_fn, 1, coords, batch_size)
+
+  def _jacobians(self, step_fn, which, coords, batch_size):
+    """``jacobian_fns(...)[which]`` at the points, in batches."""
     if coords not in ('xi', 'state'):
       raise ValueError(f"coords must be 'xi' or 'state', got {coords!r}")
-    _, input_jacobian = step_functions.jacobian_fns(self._in_dtype(step_fn))
+    jacobian = step_functions.jacobian_fns(self._in_dtype(step_fn))[which]
     x, inputs = self._tensors()
-    return _batched(lambda s: input_jacobian(x[s], inputs[s], coords == 'xi').numpy(),
+    return _batched(lambda s: jacobian(x[s], inputs[s], coords == 'xi').numpy(),
                     len(self), batch_size)
 
   def eigenvalues(self, step_fn=None):

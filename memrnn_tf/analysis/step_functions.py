@@ -271,25 +271,25 @@ def _build_jacobian_fns(step_fn):
       y = tf.reduce_sum(step_fn.to_xi(x))
     return tape.gradient(y, x)
 
-  @tf.function(reduce_retracing=True)
-  def state_jacobian(x, inputs, in_xi):
+  def jacobian(x, inputs, in_xi, wrt_state):
+    wrt = x if wrt_state else inputs
     with tf.GradientTape() as tape:
-      tape.watch(x)
+      tape.watch(wrt)
       y = step_fn(x, inputs)
-    jac = tape.batch_jacobian(y, x)  # [N, S_out, S_in]
+    jac = tape.batch_jacobian(y, wrt)  # [N, S_out, S_in] or [N, S, I]
     if in_xi:
-      # dxi'/dxi = diag(dxi/dx at F(x)) dF/dx diag(dx/dxi at x)
-      jac = xi_scales(y)[:, :, None] * jac / xi_scales(x)[:, None, :]
+      # dxi'/dxi = diag(dxi/dx at F(x)) dF/dx diag(dx/dxi at x); dxi'/dI without the last.
+      jac = xi_scales(y)[:, :, None] * jac
+      if wrt_state:
+        jac = jac / xi_scales(x)[:, None, :]
     return jac
 
   @tf.function(reduce_retracing=True)
+  def state_jacobian(x, inputs, in_xi):
+    return jacobian(x, inputs, in_xi, True)
+
+  @tf.function(reduce_retracing=True)
   def input_jacobian(x, inputs, in_xi):
-    with tf.GradientTape() as tape:
-      tape.watch(inputs)
-      y = step_fn(x, inputs)
-    jac = tape.batch_jacobian(y, inputs)  # [N, S, I]
-    if in_xi:
-      jac = xi_scales(y)[:, :, None] * jac
-    return jac
+    return jacobian(x, inputs, in_xi, False)
 
   return state_jacobian, input_jacobian
