@@ -26,6 +26,7 @@ from memrnn_tf import splits
 from memrnn_tf.analysis import step_functions
 
 
+# --- the package's search (method='adam') ---------------------------------------------------
 def make_search_step(step_fn, clip=None):
   """One iteration of the search as a function of its loop state (shared by the compiled
   while loop and by the one-step-per-call baseline in ``benchmarks/slowpoints.py``).
@@ -192,8 +193,6 @@ def adam_search(step_fn, x0, inputs, options, bound):
           'adam_seconds': time.perf_counter() - start,
           'adam_num_below_tol': int(np.sum(q <= options.tol))}
   return x.numpy(), iterations.numpy().astype(np.int64), info
-
-
 
 
 # --- the authors' search (method='paper') ---------------------------------------------------
