@@ -196,7 +196,7 @@ def per_call_first_order(step_fn, x0, seconds_budget):
   hp = sp.hyperparameters(options)
   inputs = tf.zeros([len(x0), 3])
   one = tf.function(lambda state: body(*state, inputs, hp), jit_compile=True)
-  state = sp.initial_loop_state(tf.constant(x0), options.learning_rate)
+  state = sp.initial_loop_state(tf.constant(x0), options.rate)
   start = time.perf_counter()
   it = 0
   while it < options.max_iters and bool(tf.reduce_any(state[10])):  # state[10]: active

@@ -41,6 +41,7 @@ the mean noise frame with trigger 0. Without --workdir the GRU has the paper's r
 initialisation (``configs/mnist.py:cpu``, seed 0).
 """
 
+import dataclasses
 import os
 import time
 
@@ -100,7 +101,7 @@ def per_call_baseline(step_fn, x0, inputs, options, seconds_budget):
   body = sp.make_search_step(step_fn, clip=options.clip)
   hp = sp.hyperparameters(options)
   one = tf.function(lambda state, inputs: body(*state, inputs, hp), jit_compile=True)
-  state = sp.initial_loop_state(x0, options.learning_rate)
+  state = sp.initial_loop_state(x0, options.rate)
   one(state, inputs)  # compile
   start = time.perf_counter()
   it = 0
@@ -118,8 +119,8 @@ def time_paper_search(step_fn, model, mean_input):
   times = []
   for _ in range(1 + _REPEATS.value):
     start, cpu = time.perf_counter(), time.process_time()
-    result = sp.find_slow_points(step_fn, x0, mean_input, method='paper',
-                                 num_steps=_PAPER_STEPS.value)
+    result = sp.find_slow_points(step_fn, x0, mean_input,
+                                 sp.SearchOptions(method='paper', num_steps=_PAPER_STEPS.value))
     times.append((time.perf_counter() - start, time.process_time() - cpu,
                   result.info['paper_seconds']))
   (first, first_cpu, _), (wall, cpu, loop) = times[0], min(times[1:])
@@ -142,18 +143,17 @@ def main(argv):
                             name='hoisted')
   mean_input = tf.concat([tf.fill([784], MNIST_MEAN), [0.0]], 0)
   peak = perf.matmul_peak(_PEAK_SIZE.value)
-  options = sp.SearchOptions(tol=_TOL.value, max_iters=_MAX_ITERS.value, clip=None)
-  kwargs = {f: getattr(options, f) for f in ('tol', 'learning_rate', 'lr_grow',
-                                             'lr_backoff', 'patience')}
-  kwargs.update(groups=_GROUPS.value, method='adam', dtype='float32', clip=None)
+  options = sp.SearchOptions(method='adam', dtype='float32', clip=None, tol=_TOL.value,
+                             max_iters=_MAX_ITERS.value, groups=_GROUPS.value)
   print(f'model: {source}; tol {options.tol:g}, max_iters {options.max_iters}')
   if _PAPER_POINTS.value:
     time_paper_search(fast, model, mean_input)
   rows = []  # (variant, N, iterations, seconds, converged, median speed, GFLOP/s, loop seconds)
   for n in [int(s) for s in _SIZES.value]:
     x0 = initial_states(model, n, _SEED.value)
-    sp.find_slow_points(fast, x0, mean_input, max_iters=2, **kwargs)  # compile
-    results = [sp.find_slow_points(fast, x0, mean_input, max_iters=options.max_iters, **kwargs)
+    warm_up = dataclasses.replace(options, max_iters=2)
+    sp.find_slow_points(fast, x0, mean_input, warm_up)  # compile
+    results = [sp.find_slow_points(fast, x0, mean_input, options)
                for _ in range(_REPEATS.value)]
     result = min(results, key=lambda r: r.info['seconds'])
     loop_its, loop_s = result.info['loop_iterations'], result.info['seconds']

@@ -33,6 +33,7 @@ from absl import flags
 from memrnn_tf import cli
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import procedures
+from memrnn_tf.analysis import slowpoints
 
 _RUNS = multirun.SelectionFlags()
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Training step (default latest).',
@@ -67,19 +68,20 @@ def main(argv):
   search = ({'num_steps': _PAPER_STEPS.value} if method == 'paper' else
             {'newton_iters': _NEWTON_ITERS.value, 'dtype': _DTYPE.value, 'tol': _TOL.value,
              'max_iters': _MAX_ITERS.value})
+  options = slowpoints.SearchOptions(method=method, **search)
   for workdir in workdirs:
     table = None
     if not _RUNS.recompute and _CHECKPOINT.value is None:
       saved = multirun.load_if_matches(workdir, procedures.result_name(method),
-                                       procedures.search_params(
-                                           method, _DELAY.value, _TRIALS.value, 'test',
-                                           _SEED.value, **search))
+                                       procedures.reuse_params(
+                                           options, _DELAY.value, _TRIALS.value, 'test',
+                                           _SEED.value))
       table = saved and saved.get('classes')
     if table is None:
       _, table = cli.run_or_exit(
           procedures.find_class_slow_points, workdir, _CHECKPOINT.value, _RUNS.data_dir,
           delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value,
-          method=method, **search)
+          options=options)
     if len(workdirs) > 1:
       print(f'{workdir}:')
     print(procedures.format_class_table(table))

@@ -265,9 +265,10 @@ def find_fixed_points(model, initial_states, tol=1e-12, max_iters=20_000, learni
   """
   step_fn = slowpoints.step_fn_for_cell(model.cell)
   inputs = np.zeros([model.num_bits], np.float32)
-  search = slowpoints.find_slow_points(step_fn, initial_states, inputs, tol=tol,
-                                       max_iters=max_iters, learning_rate=learning_rate,
-                                       patience=patience)
+  search = slowpoints.find_slow_points(
+      step_fn, initial_states, inputs,
+      slowpoints.SearchOptions(tol=tol, max_iters=max_iters, learning_rate=learning_rate,
+                               patience=patience))
   fixed = search.subset(search.converged).unique(unique_tol)
   if len(fixed):
     fixed.eigenvalues(step_fn)

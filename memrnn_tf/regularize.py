@@ -189,14 +189,16 @@ def compute_targets(model, task, kind, step_fn=None, previous=None, delay=15,
   if kind == 'slow_points':
     step_fn = step_fn or slowpoints.step_fn_for_model(model)
     if paper:
-      result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), method='paper',
-                                           num_steps=paper_steps)
+      result = slowpoints.find_slow_points(
+          step_fn, states, task.mean_input(),
+          slowpoints.SearchOptions(method='paper', num_steps=paper_steps))
     else:
       # Warm-started from the previous targets: refreshes run many times per run and only
       # need points slower than the class means, not the float floor.
-      result = slowpoints.find_slow_points(step_fn, states, task.mean_input(), tol=tol,
-                                           max_iters=max_iters, clip=step_fn.state_bounds,
-                                           method='adam', dtype='float32')
+      result = slowpoints.find_slow_points(
+          step_fn, states, task.mean_input(),
+          slowpoints.SearchOptions(method='adam', dtype='float32', tol=tol,
+                                   max_iters=max_iters, clip=step_fn.state_bounds))
     states = np.asarray(result.points, np.float32)
   states = np.repeat(states, copies, axis=0)
   if copies > 1:

@@ -343,8 +343,9 @@ def test_non_finite_numbers_are_refused_where_they_enter():
       (dict(initial_states=x0, inputs=[np.nan]), 'inputs hold 1 non-finite values'),
       (dict(initial_states=x0, inputs=inputs, tol=np.inf), 'tol must be >= 0 and finite'),
       (dict(initial_states=x0, inputs=inputs, tol=np.nan), 'tol must be >= 0 and finite')):
-    with pytest.raises(ValueError, match=message) as e:
-      slowpoints.find_slow_points(step_fn, **kwargs)
+    with pytest.raises(ValueError, match=message) as e:  # bad options: when made
+      slowpoints.find_slow_points(step_fn, kwargs.pop('initial_states'), kwargs.pop('inputs'),
+                                  slowpoints.SearchOptions(**kwargs))
     _one_line(e.value)
   xi = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 5e-4]])
   points = slowpoints.SlowPoints(

@@ -1,7 +1,6 @@
 """Slow-point search against known answers, Jacobians against finite differences, files."""
 
 import dataclasses
-import inspect
 import json
 import os
 import subprocess
@@ -13,7 +12,9 @@ import pytest
 import tensorflow as tf
 
 from configs import mnist
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints as sp
 from memrnn_tf.models import cells
 
@@ -43,7 +44,7 @@ def test_contracting_linear_rnn_has_one_stable_point(stock):
   a, units = 0.5, 3
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, units, stock))
   x0 = np.random.default_rng(0).uniform(-1, 1, (6, units)).astype(np.float32)
-  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-14)
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), sp.SearchOptions(tol=1e-14))
   assert result.converged.all()
   np.testing.assert_allclose(result.points, 0.0, atol=1e-6)
   # dF/dh at 0 = a * (1 - tanh^2(0)) * I = a * I.
@@ -62,9 +63,9 @@ def test_two_unit_tanh_network_attractors_and_saddles(method):
   grid = np.linspace(-1.0, 1.0, 9, dtype=np.float32)  # contains 0: the axes are invariant
   x0 = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
   # Adam works in float32, so its points are judged at the float32 floor.
-  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13,
-                               method=method,
-                               dtype='float64' if method == 'newton' else 'float32')
+  options = sp.SearchOptions(method=method, tol=1e-13,
+                             dtype='float64' if method == 'newton' else 'float32')
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), options)
   assert result.converged.all()
   assert (result.status == 'fixed_point').all()
   unique = result.unique(1e-3)
@@ -105,10 +106,10 @@ def test_groups_run_the_same_search():
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
   x0 = np.random.default_rng(1).uniform(-1, 1, (11, 2)).astype(np.float32)
   x0[4] = 0.0  # frozen at iteration 0 in its group
-  one = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=1,
-                            method='adam')
-  four = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-13, groups=4,
-                             method='adam')
+  one = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32),
+                            sp.SearchOptions(method='adam', tol=1e-13, groups=1))
+  four = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32),
+                             sp.SearchOptions(method='adam', tol=1e-13, groups=4))
   assert (one.info['groups'], four.info['groups']) == (1, 4)
   np.testing.assert_allclose(four.points, one.points, atol=1e-6)
   np.testing.assert_array_equal(four.iterations, one.iterations)
@@ -116,7 +117,7 @@ def test_groups_run_the_same_search():
   assert four.info['loop_iterations'] == one.info['loop_iterations']
   assert sp.default_groups(10) == 1 and sp.default_groups(1024) in (1, 4)
   with pytest.raises(ValueError, match='groups'):
-    sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), groups=0, method='adam')
+    sp.SearchOptions(method='adam', groups=0)
 
 
 @pytest.mark.parametrize('method', ['adam', 'newton'])
@@ -125,7 +126,7 @@ def test_stalled_points_are_frozen_and_not_converged(method):
   # point is a (degenerate) minimum of S with a zero gradient: a slow point.
   result = sp.find_slow_points(lambda s, i: s + 0.1 + 0.0 * i[:, :1],
                                np.zeros((2, 3), np.float32), np.zeros(1, np.float32),
-                               patience=40, max_iters=1000, method=method)
+                               sp.SearchOptions(method=method, patience=40, max_iters=1000))
   assert not result.converged.any()
   np.testing.assert_array_equal(result.iterations, 40 if method == 'adam' else 0)
   np.testing.assert_allclose(result.speeds, 0.03, rtol=1e-6)
@@ -157,7 +158,8 @@ def test_all_cells_stock_and_ours_agree(kind):
   results = []
   for cell in (stock, ours):
     step_fn = sp.step_fn_for_cell(cell)
-    r = sp.find_slow_points(step_fn, x0, inputs, tol=1e-12, clip=step_fn.state_bounds)
+    r = sp.find_slow_points(step_fn, x0, inputs,
+                            sp.SearchOptions(tol=1e-12, clip=step_fn.state_bounds))
     assert r.converged.all(), r.speeds
     # The points are fixed points of the cell object itself.
     nxt = step_fn(tf.constant(r.points, tf.float32), tf.constant(inputs)).numpy()
@@ -218,10 +220,38 @@ def test_jacobians_match_finite_differences(kind):
       _fd_jacobian(lambda i: to_xi(F(points, i)), inputs), **tol)
 
 
+def test_file_format_is_plain_npz_and_json(tmp_path):
+  """``save`` writes one ``.npz`` of the non-empty arrays plus ``info_json`` and a ``.json``
+  summary, readable without the package, and nothing else; ``load`` reads a file written
+  by hand in that format with fewer arrays (as older versions wrote), the rest ``None``."""
+  a = 2.0
+  step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, 2))
+  x_star = _tanh_fixed_point(a)
+  result = sp.SlowPoints.from_points(step_fn, [[x_star, 0.0], [0.5, 0.5]], np.zeros(1))
+  path = result.save(str(tmp_path / 'deep' / 'points.npz'))
+  assert sorted(os.listdir(tmp_path / 'deep')) == ['points.json', 'points.npz']
+  with np.load(path) as d:
+    stored = {k: d[k] for k in d.files}
+  present = [k for k in result._ARRAYS if getattr(result, k) is not None]
+  assert sorted(stored) == sorted(present + ['info_json'])
+  assert json.loads(str(stored['info_json'])) == result.info
+  assert stored['status'].tolist() == ['fixed_point', 'not_converged']
+  summary = json.loads((tmp_path / 'deep' / 'points.json').read_text())
+  assert summary['status'] == {'fixed_point': 1, 'slow_point': 0, 'not_converged': 1}
+  np.savez(tmp_path / 'older.npz', points=stored['points'], xi=stored['xi'],
+           speeds=stored['speeds'], initial_states=stored['points'], inputs=stored['inputs'],
+           iterations=stored['iterations'], converged=stored['converged'])
+  older = sp.SlowPoints.load(str(tmp_path / 'older'))
+  np.testing.assert_array_equal(older.points, result.points)
+  assert older.status is None and older.eigvals is None and older.info == {}
+  assert older.status_counts() == {'fixed_point': 0, 'slow_point': 0, 'not_converged': 0}
+
+
 def test_save_load_unique_outliers(tmp_path):
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
   x0 = np.array([[0.5, 0.5], [0.9, 0.9], [-0.5, 0.0], [0.0, 0.0]], np.float32)
-  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), tol=1e-12)
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32),
+                               sp.SearchOptions(tol=1e-12))
   result.eigenvalues(step_fn)
   path = result.save(str(tmp_path / 'sp' / 'points'), extra={'note': 'x'})
   assert path.endswith('points.npz')
@@ -244,18 +274,36 @@ def test_save_load_unique_outliers(tmp_path):
   assert len(result.exclude_outliers(max_speed=1e-12)) == 4
 
 
-def test_search_options_defaults_match_signature():
-  params = inspect.signature(sp.find_slow_points).parameters
-  for f in dataclasses.fields(sp.SearchOptions):
-    if f.name != 'learning_rate':  # None: the method's own default
-      assert params[f.name].default == f.default, f.name
-  assert params['learning_rate'].default is None
-  assert (sp.SearchOptions.learning_rate, sp.PaperOptions.learning_rate) == (1e-2, 1e-3)
-  for name in ('num_steps', 'decay_step', 'decay_factor'):
-    assert params[name].default == getattr(sp.PaperOptions, name), name
+def test_search_options_defaults_and_records():
   # The authors' schedule and TensorFlow 1's Adam defaults.
   assert dataclasses.astuple(sp.PaperOptions()) == (100_000, 1e-3, 40_000, 0.1, 0.9, 0.999,
                                                     1e-8)
+  # The learning rate defaults to the method's own.
+  assert (sp.SearchOptions().rate, sp.SearchOptions(method='paper').rate) == (1e-2, 1e-3)
+  paper = sp.SearchOptions(method='paper', num_steps=300)
+  assert paper.paper() == sp.PaperOptions(num_steps=300)
+  assert paper.overrides() == {'num_steps': 300}  # what a saved result records
+  bounds = sp.SearchOptions(clip=np.array([1.0, np.inf], np.float32))
+  assert bounds.clip == (1.0, np.inf) and bounds.overrides() == {'clip': [1.0, np.inf]}
+  assert sp.SearchOptions.from_overrides('newton', bounds.overrides()) == bounds
+  assert sp.SearchOptions.from_overrides('newton', {'no_such_option': 1}) is None
+
+
+def test_saved_class_points_are_reused_for_the_same_options(tmp_path):
+  """A saved result's ``search`` (older files: every option a binary passed, defaults
+  included; newer: the non-default ones) is reused exactly when it means the same options."""
+  requested = sp.SearchOptions(max_iters=200_000)
+  params = procedures.search_params(requested, 15, 100, 'test', 0)
+  assert params['search'] == {'max_iters': 200_000}
+  older = dict(params, search={'dtype': 'float64', 'max_iters': 200_000, 'newton_iters': 200,
+                               'tol': 1e-8})
+  for saved, reused in ((params, True), (older, True),
+                        (dict(older, search={'max_iters': 20_000}), False),
+                        (dict(params, method='adam'), False), (dict(params, seed=1), False)):
+    path = str(tmp_path / 'slowpoints.json')
+    files.write_json(path, saved)
+    got = files.load_if_matches(path, procedures.reuse_params(requested, 15, 100, 'test', 0))
+    assert (got is not None) == reused, saved
 
 
 def _untrained_workdir(path):
@@ -507,7 +555,8 @@ def test_minimum_on_the_bound_is_a_slow_point(dtype, atol):
   x0 = np.array([[0.9, 0.9, 0.0], [0.5, 0.7, -0.3], [-0.9, -0.8, 0.1], [0.99, -0.6, 0.8]],
                 np.float32)
   corners = [(1.0, 1.0), (1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)]
-  result = sp.find_slow_points(_box_map, x0, np.zeros(1, np.float32), clip=1.0, dtype=dtype)
+  result = sp.find_slow_points(_box_map, x0, np.zeros(1, np.float32),
+                               sp.SearchOptions(clip=1.0, dtype=dtype))
   assert result.status.tolist() == ['slow_point'] * 4, result.status
   np.testing.assert_array_equal(result.num_at_bound, 2)
   assert result.iterations.max() <= 20, result.iterations
@@ -525,7 +574,8 @@ def test_minimum_on_the_bound_is_a_slow_point(dtype, atol):
   np.testing.assert_array_equal(unconstrained.num_at_bound, 0)
   inward = sp.SlowPoints.from_points(_box_map, [[1.0, 1.0, -1.0]], np.zeros(1), clip=1.0)
   assert inward.status.tolist() == ['not_converged'] and inward.num_at_bound.tolist() == [3]
-  free = sp.find_slow_points(_box_map, x0, np.zeros(1, np.float32), clip=None, dtype=dtype)
+  free = sp.find_slow_points(_box_map, x0, np.zeros(1, np.float32),
+                             sp.SearchOptions(clip=None, dtype=dtype))
   assert (free.status == 'fixed_point').all() and np.all(np.abs(free.points[:, :2]) > 1.4)
 
 
@@ -593,10 +643,12 @@ def test_unique_merges_by_max_abs_keeps_slowest_and_counts():
 ])
 def test_bad_arguments_fail_with_one_line(kwargs, message):
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
-  args = dict(initial_states=np.zeros((4, 2)), inputs=np.zeros(1))
-  args.update(kwargs)
-  with pytest.raises(ValueError, match=message) as error:
-    sp.find_slow_points(step_fn, args.pop('initial_states'), args.pop('inputs'), **args)
+  batch = dict(initial_states=np.zeros((4, 2)), inputs=np.zeros(1))
+  options = {k: v for k, v in kwargs.items() if k not in batch}
+  batch.update((k, v) for k, v in kwargs.items() if k in batch)
+  with pytest.raises(ValueError, match=message) as error:  # bad options: when made
+    sp.find_slow_points(step_fn, batch['initial_states'], batch['inputs'],
+                        sp.SearchOptions(**options))
   assert '\n' not in str(error.value) and len(str(error.value)) < 300
 
 
@@ -604,15 +656,15 @@ def test_plain_callable_of_wrong_width_fails_with_one_line():
   w = tf.constant(np.eye(3, dtype=np.float32))
   with pytest.raises(ValueError, match=r'failed on a state \[1, 2\]') as error:
     sp.find_slow_points(lambda s, i: tf.tanh(s @ w) + 0 * i, np.zeros((4, 2), np.float32),
-                        np.zeros(1, np.float32), dtype='float32')
+                        np.zeros(1, np.float32), sp.SearchOptions(dtype='float32'))
   assert '\n' not in str(error.value) and len(str(error.value)) < 400
 
 
 def test_default_keeps_states_inside_the_reachable_region():
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
   x0 = np.array([[3.0, -5.0], [0.2, 0.1]], np.float32)
-  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32), method='adam',
-                               max_iters=50)
+  result = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32),
+                               sp.SearchOptions(method='adam', max_iters=50))
   np.testing.assert_array_equal(result.initial_states[0], [1.0, -1.0])
   assert np.all(np.abs(result.points) <= 1.0)
   assert result.info['clip'] == [1.0, 1.0]
@@ -628,13 +680,14 @@ def test_paper_search_known_answers():
   F(x) = x + 0.1 (x^2 + 0.01) has none, and S = 0.01 (x^2 + 0.01)^2 has its minimum 1e-6 at
   x = 0 (a ghost). Adam's float32 points are judged in float32."""
   x0 = np.array([[-0.9], [0.0], [0.9]], np.float32)
-  kwargs = dict(method='paper', num_steps=20_000, decay_step=8_000, dtype='float32')
+  options = sp.SearchOptions(method='paper', num_steps=20_000, decay_step=8_000,
+                             dtype='float32')
   linear = sp.find_slow_points(lambda s, i: 0.5 * s + 0.2 + 0.0 * i[:, :1], x0,
-                               _zero_input(), **kwargs)
+                               _zero_input(), options)
   np.testing.assert_allclose(linear.points, 0.4, atol=1e-6)
   assert (linear.status == 'fixed_point').all()
   ghost = sp.find_slow_points(lambda s, i: s + 0.1 * (s * s + 0.01) + 0.0 * i[:, :1], x0,
-                              _zero_input(), **kwargs)
+                              _zero_input(), options)
   np.testing.assert_allclose(ghost.points, 0.0, atol=1e-6)
   np.testing.assert_allclose(ghost.speeds, 1e-6, rtol=1e-4)
   assert (ghost.status == 'slow_point').all()
@@ -647,7 +700,8 @@ def test_paper_search_finds_the_two_unit_network_points_with_defaults():
   step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(2.0, 2))
   grid = np.linspace(-1.0, 1.0, 9, dtype=np.float32)
   x0 = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
-  result = sp.find_slow_points(step_fn, x0, _zero_input(), method='paper', dtype='float32')
+  result = sp.find_slow_points(step_fn, x0, _zero_input(),
+                               sp.SearchOptions(method='paper', dtype='float32'))
   assert (result.status == 'fixed_point').all()
   unique = result.unique(1e-3)
   x_star = _tanh_fixed_point(2.0)
@@ -668,9 +722,9 @@ def _constant_gradient_map(s, i):
 def test_paper_search_decays_the_rate_at_decay_step(decay_step, moved):
   """10 steps at 1e-2, the rate divided by 10 from step ``decay_step`` (0-based) on."""
   x0 = np.array([[0.5], [0.0]], np.float32)
-  result = sp.find_slow_points(_constant_gradient_map, x0, _zero_input(), method='paper',
-                               num_steps=10, learning_rate=1e-2, decay_step=decay_step,
-                               decay_factor=0.1, clip=None)
+  options = sp.SearchOptions(method='paper', num_steps=10, learning_rate=1e-2,
+                             decay_step=decay_step, decay_factor=0.1, clip=None)
+  result = sp.find_slow_points(_constant_gradient_map, x0, _zero_input(), options)
   np.testing.assert_allclose(result.points, x0 - moved, atol=1e-6)
   np.testing.assert_array_equal(result.iterations, 10)
 
@@ -681,15 +735,17 @@ def test_paper_search_clips_after_every_step():
   free one (LSTM's c under clip='auto') does not; clip=0.9 also bounds the initial state."""
   step_fn = sp.StepFunction(_constant_gradient_map, state_size=2, state_bounds=[1.0, np.inf])
   x0 = np.full((1, 2), -0.95, np.float32)
-  kwargs = dict(method='paper', num_steps=10, learning_rate=1e-2, decay_step=10)
-  result = sp.find_slow_points(step_fn, x0, _zero_input(), **kwargs)
+  options = sp.SearchOptions(method='paper', num_steps=10, learning_rate=1e-2, decay_step=10)
+  result = sp.find_slow_points(step_fn, x0, _zero_input(), options)
   np.testing.assert_allclose(result.points, [[-1.0, -1.05]], atol=1e-6)
   assert result.info['clip'] == [1.0, np.inf]
-  bounded = sp.find_slow_points(step_fn, x0, _zero_input(), clip=1.0, **kwargs)
+  bounded = sp.find_slow_points(step_fn, x0, _zero_input(),
+                                dataclasses.replace(options, clip=1.0))
   np.testing.assert_allclose(bounded.points, [[-1.0, -1.0]], atol=1e-6)
   assert bounded.status.tolist() == ['slow_point'] and bounded.num_at_bound.tolist() == [2]
   np.testing.assert_allclose(bounded.speeds, 2 * 9.0, rtol=1e-6)  # S = sum of (x + 10)
-  inside = sp.find_slow_points(step_fn, x0, _zero_input(), clip=0.9, **kwargs)
+  inside = sp.find_slow_points(step_fn, x0, _zero_input(),
+                               dataclasses.replace(options, clip=0.9))
   np.testing.assert_allclose(inside.initial_states, [[-0.9, -0.9]], atol=1e-7)
   np.testing.assert_allclose(inside.points, [[-0.9, -0.9]], atol=1e-6)
 
@@ -698,8 +754,9 @@ def test_paper_result_has_the_format_of_the_other_methods(tmp_path):
   step_fn = sp.step_fn_for_cell(_random_cell('lstm', 4, 3, stock=False))
   x0 = np.random.default_rng(0).uniform(-0.5, 0.5, (3, 8)).astype(np.float32)
   inputs = np.zeros(3, np.float32)
-  results = {method: sp.find_slow_points(step_fn, x0, inputs, method=method, max_iters=50,
-                                         num_steps=50)
+  results = {method: sp.find_slow_points(step_fn, x0, inputs,
+                                         sp.SearchOptions(method=method, max_iters=50,
+                                                          num_steps=50))
              for method in ('paper', 'adam', 'newton')}
   def layout(result):
     return {k: (None if getattr(result, k) is None else

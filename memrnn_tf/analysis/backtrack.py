@@ -94,8 +94,9 @@ class RunModel:
     # refinement: at the class points of trained MNIST networks it settles nothing (they
     # are points on slow transients, not minima of S; BUILD_NOTES, #10), and a batch
     # Jacobian per iteration at every snapshot would dominate the cost.
-    self.search_kwargs = {'tol': tol, 'max_iters': max_iters, 'method': 'adam',
-                          'dtype': 'float32'}
+    self.search_options = slowpoints.SearchOptions(
+        method='adam', dtype='float32', tol=tol, max_iters=max_iters,
+        clip=self.step_fn.state_bounds)
     self.step = None
 
   def load(self, step):
@@ -106,7 +107,7 @@ class RunModel:
 
   def search(self, initial_states):
     return slowpoints.find_slow_points(self.step_fn, initial_states, self.task.mean_input(),
-                                       clip=self.step_fn.state_bounds, **self.search_kwargs)
+                                       self.search_options)
 
   def readout(self, points):
     """``(class [n], probability [n])`` read out at ``points``; class -1 is "null"."""

@@ -185,16 +185,28 @@ def result_name(method):
   return 'slowpoints_paper' if method == 'paper' else 'slowpoints'
 
 
-def search_params(method, delay, trials_per_class, split, seed, **search_kwargs):
-  """The parameters a saved class slow-point result is reused for (JSON types)."""
-  return {'method': method, 'delay': int(delay), 'trials_per_class': int(trials_per_class),
-          'split': split, 'seed': int(seed),
-          'search': {k: v for k, v in sorted(search_kwargs.items()) if v is not None}}
+def search_params(options, delay, trials_per_class, split, seed):
+  """The parameters a saved class slow-point result is reused for (JSON types); ``search``
+  holds the options that differ from the defaults (``SearchOptions.overrides``)."""
+  return {'method': options.method, 'delay': int(delay),
+          'trials_per_class': int(trials_per_class), 'split': split, 'seed': int(seed),
+          'search': dict(sorted(options.overrides().items()))}
+
+
+def reuse_params(options, delay, trials_per_class, split, seed):
+  """``search_params`` for ``files.load_if_matches``: a saved ``search`` matches when it
+  describes the same options, whichever of them it lists (older results list the options
+  a binary passed, defaults included)."""
+  params = search_params(options, delay, trials_per_class, split, seed)
+  params['search'] = lambda saved: (
+      isinstance(saved, dict) and
+      slowpoints.SearchOptions.from_overrides(options.method, saved) == options)
+  return params
 
 
 def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
-                           trials_per_class=100, split='test', seed=0, method='newton',
-                           clip='auto', write=True, **search_kwargs):
+                           trials_per_class=100, split='test', seed=0,
+                           options=slowpoints.SearchOptions(), write=True):
   """The paper's class slow points of a trained run, written under ``workdir/analysis``.
 
   Args:
@@ -205,7 +217,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
     trials_per_class: trials per class for the means.
     split: images for the trials (``'test'``: held out).
     seed: integer seed of the trials.
-    method, clip, **search_kwargs: passed to ``find_slow_points`` (default: the
+    options: ``slowpoints.SearchOptions`` of the search (default: the
       Levenberg-Marquardt refinement in float64 from the class means, inside the cell's
       reachable region). ``method='paper'`` is the authors' procedure: their class means
       (``PAPER_MEANS``) and their first-order search.
@@ -218,11 +230,11 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   config = workdir_lib.load_config(workdir)
   model, path = workdir_lib.load_trained_model(workdir, checkpoint)
   task = workdir_lib.make_task(config, split, data_dir)
+  method = options.method
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,
                             seed=seed, **(PAPER_MEANS if method == 'paper' else {}))
-  result = slowpoints.find_slow_points(step_fn, means.states, task.mean_input(),
-                                       method=method, clip=clip, **search_kwargs)
+  result = slowpoints.find_slow_points(step_fn, means.states, task.mean_input(), options)
   probs = result.readout(trigger_readout_fn(model, task))
   n_unstable = result.n_unstable(step_fn)
   tau = result.time_constants()
@@ -244,7 +256,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
         'trials_kept': int(means.kept[c]), 'trials': int(means.trials[c]),
     })
   step = _step_of(path)
-  params = search_params(method, delay, trials_per_class, split, seed, **search_kwargs)
+  params = search_params(options, delay, trials_per_class, split, seed)
   result.info.update(workdir=os.path.abspath(workdir), checkpoint=path, step=step,
                      input='mean noise frame, trigger 0',
                      readout='readout(F(point, mean noise frame with trigger 1))',

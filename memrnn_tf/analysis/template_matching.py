@@ -150,7 +150,7 @@ def slow_point_check(model, task, points, trials=200, seed=0):
 
 
 def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed=0,
-                    **search_kwargs):
+                    options=slowpoints.SearchOptions()):
   """Class slow points, per-class accuracy vs delay and their correlation for a run.
 
   Writes ``<workdir>/analysis/template_matching.json`` and returns its contents.
@@ -164,7 +164,7 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
   step_fn = slowpoints.step_fn_for_model(model)
   # The same search as the classification study's class slow points (Fig. 4 and Fig. 7
   # compare alike): find_slow_points' defaults, as procedures.find_class_slow_points.
-  sp = slowpoints.find_slow_points(step_fn, means, task.mean_input(), **search_kwargs)
+  sp = slowpoints.find_slow_points(step_fn, means, task.mean_input(), options)
   check = slow_point_check(model, task, np.asarray(sp.points, np.float32), seed=seed)
   curve = delay_curve(model, task, delays, num_trials=num_trials, seed=seed)
   log_speed = np.log10(np.maximum(sp.speeds, 1e-30))

@@ -247,13 +247,25 @@ class LSTMCell(RecurrentCell):
     return tf.concat([h_new, c_new], axis=-1)
 
   def to_xi(self, state):
-    u = self.units
-    return tf.concat([state[..., :u], tf.tanh(state[..., u:])], axis=-1)
+    return lstm_to_xi(state, self.units)
 
   def from_xi(self, xi, eps=1e-6):
-    u = self.units
-    tanh_c = tf.clip_by_value(xi[..., u:], -1.0 + eps, 1.0 - eps)
-    return tf.concat([xi[..., :u], tf.atanh(tanh_c)], axis=-1)
+    return lstm_from_xi(xi, self.units, eps)
+
+
+def lstm_to_xi(state, units):
+  """LSTM analysis coordinates ``[h, tanh c]`` from a packed ``[..., 2 * units]`` ``[h, c]``.
+
+  A function of ``units`` alone, so that stock Keras LSTM cells share it.
+  """
+  return tf.concat([state[..., :units], tf.tanh(state[..., units:])], axis=-1)
+
+
+def lstm_from_xi(xi, units, eps=1e-6):
+  """Packed ``[h, c]`` from ``[h, tanh c]`` (inverse of ``lstm_to_xi``; ``tanh c`` is
+  clipped to ``1 - eps`` in modulus so that ``c`` stays finite)."""
+  tanh_c = tf.clip_by_value(xi[..., units:], -1.0 + eps, 1.0 - eps)
+  return tf.concat([xi[..., :units], tf.atanh(tanh_c)], axis=-1)
 
 
 class SimpleRNNCell(RecurrentCell):
