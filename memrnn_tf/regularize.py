@@ -42,7 +42,6 @@ source's numbers before regularisation and the time spent refreshing targets).
 """
 
 import copy
-import json
 import math
 import os
 import re
@@ -55,6 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import perf
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import extrapolation
@@ -230,20 +230,10 @@ def _latest_targets_before(workdir, step):
 
 
 def _save_targets(workdir, step, states, inputs, speeds):
-  os.makedirs(os.path.join(workdir, 'targets'), exist_ok=True)
-  path = _targets_path(workdir, step)
-  np.savez(path + '.tmp.npz', states=states, inputs=inputs, speeds=speeds)
-  os.replace(path + '.tmp.npz', path)
+  files.write_npz(_targets_path(workdir, step), states=states, inputs=inputs, speeds=speeds)
 
 
 # --- the run -------------------------------------------------------------------------------
-def _read_json(path):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
 def _speeds_summary(table):
   speeds = np.array([r['speed'] for r in table], np.float64)
   return {'per_class': speeds.tolist(), 'median': float(np.median(speeds)),
@@ -294,22 +284,22 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
     workdir_lib.restore_model(model, r.source_checkpoint, model.optimizer)
     logging.info('Continuing %s from step %d', r.source_checkpoint, r.source_step)
   step = int(model.optimizer.iterations.numpy())
-  times = _read_json(os.path.join(out_workdir, 'timing.json')) or {
+  times = files.read_json(os.path.join(out_workdir, 'timing.json')) or {
       'train_seconds': 0.0, 'refresh_seconds': 0.0, 'refreshes': 0, 'before_seconds': 0.0}
 
   before_path = os.path.join(out_workdir, 'analysis', 'before.json')
   os.makedirs(os.path.dirname(before_path), exist_ok=True)
-  before = _read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
+  before = files.read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
   if before is None:
     start = time.perf_counter()
     result, table = procedures.find_class_slow_points(source_workdir, data_dir=data_dir,
                                                       write=False)
-    np.savez(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
-             points=result.points, speeds=result.speeds)
-    source_curve = _read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
+    files.write_npz(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
+                    points=result.points, speeds=result.speeds)
+    source_curve = files.read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
     if source_curve is None or not set(r.delays) <= set(source_curve['delays']):
       source_curve = _source_curve(source_workdir, config, r, data_dir)
-    before = {'eval': _read_json(os.path.join(source_workdir, 'eval.json')),
+    before = {'eval': files.read_json(os.path.join(source_workdir, 'eval.json')),
               'slow_point_speeds': _speeds_summary(table), 'slow_points': table,
               'extrapolation': source_curve}
     workdir_lib.write_json_atomic(before_path, before)
@@ -352,7 +342,7 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
     times['train_seconds'] += seconds
     workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
 
-  summary = _read_json(summary_path)
+  summary = files.read_json(summary_path)
   if summary is not None:
     return summary
   start = time.perf_counter()
@@ -386,8 +376,8 @@ def _sibling_before(out_workdir, checkpoint):
   parent = os.path.dirname(os.path.abspath(out_workdir))
   for name in sorted(os.listdir(parent)):
     folder = os.path.join(parent, name, 'analysis')
-    config = _read_json(os.path.join(parent, name, 'config.json')) or {}
-    before = _read_json(os.path.join(folder, 'before.json'))
+    config = files.read_json(os.path.join(parent, name, 'config.json')) or {}
+    before = files.read_json(os.path.join(folder, 'before.json'))
     points = os.path.join(folder, 'before_slowpoints.npz')
     if (before and os.path.exists(points) and
         config.get('regularize', {}).get('source_checkpoint') == checkpoint):

@@ -10,13 +10,13 @@ failed stage does not stop the others: its claim becomes "inconclusive" in the r
 """
 
 import fnmatch
-import json
 import os
 import time
 
 from absl import logging
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.reproduce import stages as stages_lib
 from memrnn_tf.sweep import runs as runs_lib
@@ -30,11 +30,7 @@ class ReproduceError(errors.MemrnnError):
 
 def load_record(root):
   """``<root>/reproduce.json`` as a dict (empty stages when absent)."""
-  try:
-    with open(os.path.join(root, RECORD)) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return {'stages': []}
+  return files.read_json(os.path.join(root, RECORD)) or {'stages': []}
 
 
 def _entry(stage, status, seconds=None, error=None):

@@ -10,7 +10,6 @@ resumes from the run's last checkpoint.
 
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import threading
 import time
 
 from memrnn_tf import cli
+from memrnn_tf import files
 from memrnn_tf.sweep import grid
 from memrnn_tf.sweep import steps
 
@@ -114,11 +114,7 @@ def read_state(spec):
     Dict with ``eval`` (the ``eval.json`` contents or None), ``post`` (name -> summary or
     None) and ``done`` (trained and every post-step's output present).
   """
-  try:
-    with open(os.path.join(spec.workdir, 'eval.json')) as f:
-      evaluation = json.load(f)
-  except (OSError, ValueError):
-    evaluation = None
+  evaluation = files.read_json(os.path.join(spec.workdir, 'eval.json'))
   post = {name: steps.read_output(spec.workdir, name, flags)
           for name, _, flags in spec.post_steps}
   done = evaluation is not None and all(v is not None for v in post.values())

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.training import experiment
 from memrnn_tf.training import loop
@@ -222,10 +223,8 @@ def replay_weights(workdir, steps, data_dir=None, check=True, replayer=None):
   checks_before = len(replayer.checks)
   for step in todo:
     replayer.advance_to(step)
-    path = cache_path(workdir, step)
-    with open(path + '.tmp', 'wb') as f:
-      np.savez(f, **{f'w{i}': w for i, w in enumerate(replayer.model.get_weights())})
-    os.replace(path + '.tmp', path)
+    files.write_npz(cache_path(workdir, step),
+                    **{f'w{i}': w for i, w in enumerate(replayer.model.get_weights())})
   checks = replayer.checks[checks_before:]
   logging.info('Replayed %d steps of %s (%d training steps), snapshot checks: %s',
                len(todo), workdir, replayer.steps_trained - trained_before, checks)
