@@ -73,6 +73,50 @@ def read_config(workdir):
                               'restore it from a copy, or leave this run out')
 
 
+def read_runs(workdirs, relpath, command):
+  """Each run's saved result ``<workdir>/<relpath>`` (with ``'workdir'`` added) and config.
+
+  Args:
+    workdirs: run directories.
+    relpath: the result file inside a run, e.g. ``analysis/regularization.json``.
+    command: the binary that writes it (named when a run lacks it).
+
+  Returns:
+    List of ``(result dict, config dict)`` in the order of ``workdirs``.
+
+  Raises:
+    RunNotFoundError: a run without the file.
+  """
+  out = []
+  for w in workdirs:
+    result = files.require_json(os.path.join(w, relpath), command)
+    result['workdir'] = w
+    out.append((result, read_config(w)))
+  return out
+
+
+def write_summary(path, workdirs, groups, body, missing):
+  """Writes the numbers a figure over runs draws: ``{'workdirs': [...], **body(groups)}``.
+
+  Args:
+    path: the JSON file (written atomically, NaN as ``null``).
+    workdirs: the runs (recorded as absolute paths).
+    groups: their results as the figure groups them (e.g. per cell).
+    body: ``groups -> dict`` of the file's other keys.
+    missing: the error when ``groups`` is empty (no run has the result).
+
+  Returns:
+    ``path``.
+
+  Raises:
+    ConfigError: ``missing``, when ``groups`` is empty.
+  """
+  if not groups:
+    raise errors.ConfigError(missing)
+  summary = {'workdirs': [os.path.abspath(w) for w in workdirs], **body(groups)}
+  return files.write_json(path, summary, indent=1, nan_as_null=True)
+
+
 def condition(workdir):
   """``{'dataset', 'cell', 'curriculum', 'readout'}`` of a run, from its config.json."""
   config = read_config(workdir)
