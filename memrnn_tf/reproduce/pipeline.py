@@ -131,9 +131,7 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
       raise ReproduceError(f'--stages={p} matches no stage: expected globs of {", ".join(names)}')
   os.makedirs(root, exist_ok=True)
   record = _Record(root, config, load_record(root))
-  env = {'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '1')}
-  if data_dir:
-    env['MEMRNN_DATA_DIR'] = os.path.abspath(data_dir)
+  env = {'MEMRNN_DATA_DIR': os.path.abspath(data_dir)} if data_dir else {}
 
   def run(stage):
     if runs_lib.stop_signal():  # stopped: later stages keep their records
