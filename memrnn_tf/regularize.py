@@ -250,7 +250,7 @@ def _at_delays(curve, delays):
 
 
 def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None, steps=None,
-               refresh_every=None, learning_rate=None, data_dir=None, **config_kwargs):
+               refresh_every=None, learning_rate=None, **config_kwargs):
   """Continues ``source_workdir`` with the speed penalty into ``out_workdir`` (resumable).
 
   Args:
@@ -258,7 +258,6 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
     out_workdir: the new run directory (must differ from the source).
     targets, penalty, steps, refresh_every, learning_rate, **config_kwargs: see
       ``regularize_config``.
-    data_dir: dataset directory (else the config's / ``$MEMRNN_DATA_DIR``).
 
   Returns:
     The summary dict written to ``<out>/analysis/regularization.json``.
@@ -277,7 +276,7 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   perf.configure_threads(config)
   if config.get('deterministic', False):
     tf.config.experimental.enable_op_determinism()
-  exp = experiment.build_experiment(config, data_dir)
+  exp = experiment.build_experiment(config)
   model = exp.model
   manager, writer = loop.open_workdir(config, out_workdir, model)
   if manager.latest_checkpoint is None:
@@ -292,13 +291,12 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   before = files.read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
   if before is None:
     start = time.perf_counter()
-    result, table = procedures.find_class_slow_points(source_workdir, data_dir=data_dir,
-                                                      write=False)
+    result, table = procedures.find_class_slow_points(source_workdir, write=False)
     files.write_npz(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
                     points=result.points, speeds=result.speeds)
     source_curve = files.read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
     if source_curve is None or not set(r.delays) <= set(source_curve['delays']):
-      source_curve = _source_curve(source_workdir, config, r, data_dir)
+      source_curve = _source_curve(source_workdir, config, r)
     before = {'eval': files.read_json(os.path.join(source_workdir, 'eval.json')),
               'slow_point_speeds': _speeds_summary(table), 'slow_points': table,
               'extrapolation': source_curve}
@@ -348,9 +346,8 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   start = time.perf_counter()
   table = evaluation.evaluate_experiment(exp)
   workdir_lib.write_json_atomic(os.path.join(out_workdir, 'eval.json'), {'step': step, **table})
-  curve = extrapolation.extrapolate_workdir(out_workdir, r.delays, r.extrapolation_trials,
-                                            data_dir=data_dir)
-  _, sp_table = procedures.find_class_slow_points(out_workdir, data_dir=data_dir)
+  curve = extrapolation.extrapolate_workdir(out_workdir, r.delays, r.extrapolation_trials)
+  _, sp_table = procedures.find_class_slow_points(out_workdir)
   times['final_analysis_seconds'] = time.perf_counter() - start
   workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
   summary = {
@@ -395,10 +392,10 @@ def _before_points(workdir):
     return d['points']
 
 
-def _source_curve(source_workdir, config, r, data_dir):
+def _source_curve(source_workdir, config, r):
   """The source's delay curve, computed without writing into its workdir."""
   model, path = workdir_lib.load_trained_model(source_workdir)
-  task = workdir_lib.make_task(config, 'test', data_dir)
+  task = workdir_lib.make_task(config, 'test')
   curve = extrapolation.delay_curve(model, task, r.delays, num_trials=r.extrapolation_trials,
                                     jit_compile=bool(config.perf.jit_compile))
   return {'checkpoint': path, 'delays': curve['delays'].tolist(),

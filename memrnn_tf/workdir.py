@@ -469,16 +469,15 @@ def task_spec(config, **overrides):
   return tasks.TaskSpec(**values)
 
 
-def make_task(config, split, data_dir=None, **spec_overrides):
+def make_task(config, split, **spec_overrides):
   """The delayed-classification task on the ``split`` images of ``config.dataset``.
 
   Args:
     config: a run's config (e.g. ``load_config(workdir)``).
     split: ``'train'`` or ``'test'``.
-    data_dir: dataset directory (else ``config.data_dir``, ``$MEMRNN_DATA_DIR``, ...).
     **spec_overrides: ``TaskSpec`` fields to change (e.g. ``t_max``, ``noise_scale``).
   """
-  data = sources.load_dataset(config.dataset, split, data_dir or config.get('data_dir') or None)
+  data = sources.load_dataset(config.dataset, split, config.get('data_dir') or None)
   return tasks.task_class(config.get('task_kind', 'classification'))(
       data.images, data.labels, data.mean, data.std,
       spec=task_spec(config, **spec_overrides), num_classes=config.num_classes,

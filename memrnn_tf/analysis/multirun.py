@@ -207,11 +207,12 @@ class SelectionFlags:
 
   ``--workdir`` (one run), ``--workdirs`` (comma list of runs or globs), ``--out``
   (aggregate directory, default the runs' common parent), ``--recompute``,
-  ``--data_dir``.
+  ``--data_dir`` (``cli.define_data_dir``: applied while the flags are parsed).
   """
 
   def __init__(self):
     from absl import flags  # pylint: disable=g-import-not-at-top
+    from memrnn_tf import cli  # pylint: disable=g-import-not-at-top
     self._workdir = flags.DEFINE_string('workdir', None, 'One run directory.')
     self._workdirs = flags.DEFINE_list(
         'workdirs', [], "Run directories or globs, e.g. 'runs/sweep_gru_sigmoid/*'.")
@@ -220,8 +221,7 @@ class SelectionFlags:
         'the common parent of the runs (the run itself for one run).')
     self._recompute = flags.DEFINE_bool(
         'recompute', False, 'Recompute per-run results even when a matching file exists.')
-    self._data_dir = flags.DEFINE_string('data_dir', None,
-                                         'Dataset directory (else $MEMRNN_DATA_DIR).')
+    cli.define_data_dir()
 
   def workdirs(self):
     return expand_workdirs(self._workdir.value, self._workdirs.value)
@@ -233,7 +233,3 @@ class SelectionFlags:
   @property
   def recompute(self):
     return self._recompute.value
-
-  @property
-  def data_dir(self):
-    return self._data_dir.value

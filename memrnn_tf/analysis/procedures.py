@@ -192,7 +192,7 @@ def search_params(method, delay, trials_per_class, split, seed, **search_kwargs)
           'search': {k: v for k, v in sorted(search_kwargs.items()) if v is not None}}
 
 
-def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
+def find_class_slow_points(workdir, checkpoint=None, delay=15,
                            trials_per_class=100, split='test', seed=0, method='newton',
                            clip='auto', write=True, **search_kwargs):
   """The paper's class slow points of a trained run, written under ``workdir/analysis``.
@@ -200,7 +200,6 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   Args:
     workdir: a trained run (``bin/train.py --workdir``).
     checkpoint: training step of a checkpoint or snapshot (default the latest).
-    data_dir: dataset directory (else config / ``$MEMRNN_DATA_DIR``).
     delay: steps after the stimulus at which class means are taken.
     trials_per_class: trials per class for the means.
     split: images for the trials (``'test'``: held out).
@@ -217,7 +216,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   """
   config = workdir_lib.load_config(workdir)
   model, path = workdir_lib.load_trained_model(workdir, checkpoint)
-  task = workdir_lib.make_task(config, split, data_dir)
+  task = workdir_lib.make_task(config, split)
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,
                             seed=seed, **(PAPER_MEANS if method == 'paper' else {}))
