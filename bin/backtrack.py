@@ -39,7 +39,7 @@ from memrnn_tf.plots import backtrack as plots
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.')
 _WORKDIRS = flags.DEFINE_string('workdirs', None, 'Comma list of run directories or globs.')
 _OUT = flags.DEFINE_string('out', None, 'Directory of the aggregate (default: common parent).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+cli.define_data_dir()
 _REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/backtrack.json, '
                            'whatever it was computed with.')
 _RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when its '
@@ -83,7 +83,7 @@ def main(argv):
             'max_replay_steps': None if _MAX_REPLAY.value < 0 else _MAX_REPLAY.value}
   for w in workdirs:
     summary = multirun.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
-        backtrack.backtrack, w, _DATA_DIR.value, **params), _REUSE.value,
+        backtrack.backtrack, w, **params), _REUSE.value,
                                None if _RECOMPUTE.value else params)
     plots.plot_run(w)
     print(_row(w, summary))

@@ -36,7 +36,7 @@ from memrnn_tf.plots import branching as plots
 _WORKDIR = flags.DEFINE_string('workdir', None, 'VoCu run directory.')
 _WORKDIRS = flags.DEFINE_string('workdirs', None, 'Comma list of run directories or globs.')
 _OUT = flags.DEFINE_string('out', None, 'Directory of the aggregate (default: common parent).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+cli.define_data_dir()
 _REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/branching.json, '
                            'whatever it was computed with.')
 _RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when its '
@@ -66,7 +66,7 @@ def main(argv):
             'max_iters': _MAX_ITERS.value}
   for w in workdirs:
     summary = multirun.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
-        branching.branching, w, _DATA_DIR.value, **params), _REUSE.value,
+        branching.branching, w, **params), _REUSE.value,
                                None if _RECOMPUTE.value else params)
     plots.plot_run(w)
     for e in summary['events']:

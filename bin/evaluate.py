@@ -19,7 +19,7 @@ from memrnn_tf.training import evaluation
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.', required=True)
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step to evaluate (default latest).',
                                    lower_bound=0)
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+cli.define_data_dir()
 _TRIALS = flags.DEFINE_integer('num_trials', None, 'Trials per split (default from config).',
                                lower_bound=1)
 
@@ -27,7 +27,7 @@ _TRIALS = flags.DEFINE_integer('num_trials', None, 'Trials per split (default fr
 def main(argv):
   del argv
   table = cli.run_or_exit(evaluation.evaluate_workdir, _WORKDIR.value, _CHECKPOINT.value,
-                          _DATA_DIR.value, _TRIALS.value)
+                          _TRIALS.value)
   print(json.dumps(table, indent=2))
 
 

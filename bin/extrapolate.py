@@ -65,7 +65,7 @@ def main(argv):
   summary = cli.run_or_exit(
       extrapolation.extrapolate_runs, workdirs, delays, _TRIALS.value, _PROTOCOLS.value,
       scales, noise_delays, second,
-      _RUNS.out, _RUNS.data_dir, seed=_SEED.value, noise_at=_NOISE_AT.value,
+      _RUNS.out, seed=_SEED.value, noise_at=_NOISE_AT.value,
       recompute=_RUNS.recompute)
   print(extrapolation.format_summary(summary))
   out = _RUNS.out or multirun.default_out_dir(workdirs)

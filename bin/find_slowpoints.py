@@ -79,7 +79,7 @@ def main(argv):
       table = saved and saved.get('classes')
     if table is None:
       _, table = cli.run_or_exit(
-          procedures.find_class_slow_points, workdir, _CHECKPOINT.value, _RUNS.data_dir,
+          procedures.find_class_slow_points, workdir, _CHECKPOINT.value,
           delay=_DELAY.value, trials_per_class=_TRIALS.value, seed=_SEED.value,
           options=options)
     if len(workdirs) > 1:

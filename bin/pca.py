@@ -41,7 +41,7 @@ def main(argv):
   for w in cli.run_or_exit(_RUNS.workdirs):
     res = cli.run_or_exit(pca_clouds.pca_workdir, w, _DELAYS.value,
                           _FIT.value, _TRIALS.value, _NOISE.value,
-                          data_dir=_RUNS.data_dir, seed=_SEED.value,
+                          seed=_SEED.value,
                           recompute=_RUNS.recompute)
     acc = ', '.join(f'{d}: {a:.3f}' for d, a in zip(res['delays'], res['accuracy'][0]))
     print(f'{w}: accuracy {acc}; variance explained by 3 PCs '

@@ -52,7 +52,7 @@ _DELAYS = cli.define_ints('delays', list(regularize.DELAYS),
                           lower_bound=1)
 _TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay of that curve.',
                                lower_bound=1)
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+cli.define_data_dir()
 
 
 def main(argv):
@@ -61,7 +61,6 @@ def main(argv):
   summary = cli.run_or_exit(regularize.regularize, _WORKDIR.value, _OUT.value,
                             targets=_TARGETS.value, penalty=_PENALTY.value, steps=_STEPS.value,
                             refresh_every=_REFRESH.value, learning_rate=_LR.value,
-                            data_dir=_DATA_DIR.value,
                             delays=tuple(_DELAYS.value),
                             extrapolation_trials=_TRIALS.value, copies=_COPIES.value,
                             search=_SEARCH.value, paper_steps=_PAPER_STEPS.value)

@@ -41,7 +41,7 @@ _RAY_ADDRESS = flags.DEFINE_string('ray_address', None,
                                    'Train on Ray: auto | host:port | local (bin/sweep.py).')
 _CONCURRENCY = flags.DEFINE_integer('concurrency', None,
                                     'Local training runs at a time (bin/sweep.py).', lower_bound=1)
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+cli.define_data_dir()
 flags.mark_flag_as_required('config')
 _DRY_RUN = flags.DEFINE_bool('dry_run', False, 'Record the stages and redraw the report only.')
 _PUBLISH = flags.DEFINE_string('publish', None,
@@ -59,7 +59,7 @@ def main(argv):
   with runs.forward_stop_signals():  # training runs save their checkpoints before exiting
     record, report = cli.run_or_exit(
         pipeline.run_pipeline, _CONFIG.value, _ROOT.value, _STAGES.value, backend,
-        _DATA_DIR.value, dry_run=_DRY_RUN.value)
+        dry_run=_DRY_RUN.value)
   for s in record['stages']:
     seconds = f'{s["seconds"]:.0f} s' if s.get('seconds') else ''
     print(f'{s["name"]:<40} {s["status"]:<8} {seconds:>8}  {s.get("error") or ""}')

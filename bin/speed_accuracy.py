@@ -47,8 +47,7 @@ def main(argv):
   workdirs = cli.run_or_exit(_RUNS.workdirs)
   summary = cli.run_or_exit(
       speed_accuracy.speed_accuracy_runs, workdirs, _DELAY.value, _PROTOCOL.value,
-      _TRIALS.value, _SEED.value, _RUNS.out, _PERMUTATIONS.value, _RUNS.data_dir,
-      _RUNS.recompute)
+      _TRIALS.value, _SEED.value, _RUNS.out, _PERMUTATIONS.value, _RUNS.recompute)
   print(speed_accuracy.format_summary(summary))
   out = _RUNS.out or multirun.default_out_dir(workdirs)
   name = speed_accuracy.result_name(_PROTOCOL.value)

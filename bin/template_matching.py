@@ -23,14 +23,14 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'Template-matching run.', requir
 _DELAYS = cli.define_ints('delays', list(template_matching.DELAYS),
                           'Delays between the two stimuli.', lower_bound=1)
 _TRIALS = flags.DEFINE_integer('num_trials', 1000, 'Trials per delay.', lower_bound=1)
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+cli.define_data_dir()
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   out = cli.run_or_exit(template_matching.analyze_workdir, _WORKDIR.value,
-                        _DELAYS.value, _TRIALS.value, _DATA_DIR.value)
+                        _DELAYS.value, _TRIALS.value)
   print('class  speed      match@sp  ' + ' '.join(f'd={d:<5}' for d in out['delays']))
   for r in out['classes']:
     print(f'{r["class"]:5d}  {r["speed"]:.2e}  {r["slow_point_match_accuracy"]:8.3f}  ' +

@@ -19,7 +19,7 @@ from memrnn_tf.training import trainer
 _CONFIG = cli.define_config_file('config', cli.config_path('mnist', 'cpu'),
                                  'Experiment config (file.py:variant).')
 _WORKDIR = cli.define_dir('workdir', None, 'Run directory (default runs/<name>).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+_DATA_DIR = cli.define_data_dir()
 _CURRICULUM = flags.DEFINE_string('curriculum', None, 'naive | vocu | decu (overrides config).')
 _CELL = flags.DEFINE_string('cell', None, 'gru | lstm | simplernn (overrides config).')
 _SEED = flags.DEFINE_integer('seed', None, 'Random seed (overrides config).', lower_bound=0)

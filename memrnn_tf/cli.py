@@ -23,8 +23,10 @@ from absl import logging
 from ml_collections import config_flags
 
 from memrnn_tf import errors
+from memrnn_tf.data import sources
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_DIR_FLAG = 'data_dir'  # see define_data_dir
 
 
 def config_path(name, variant):
@@ -159,6 +161,16 @@ def define_dir(name, default, help_string, **kwargs):
   return flags.DEFINE(_DirParser(), name, default, help_string, **kwargs)
 
 
+def define_data_dir():
+  """The ``--data_dir`` flag: :func:`parse_flags` hands it to ``sources.set_data_dir``, so
+  that every dataset load of the process (and of the commands it starts) reads from it.
+
+  Returns:
+    The flag holder.
+  """
+  return flags.DEFINE_string(DATA_DIR_FLAG, None, 'Dataset directory (else $MEMRNN_DATA_DIR).')
+
+
 def _unknown_override(argv, error):
   """``--<flag>.<path>=...`` argument of ``argv`` that names a field ``error`` is about."""
   text = error  # ml_collections wraps the KeyError in an AttributeError
@@ -241,6 +253,8 @@ def parse_flags(argv):
     raise
   for name in flags.FLAGS:
     _check_loaded(name, flags.FLAGS[name].value)
+  if DATA_DIR_FLAG in flags.FLAGS:  # the dataset directory, resolved once for the process
+    sources.set_data_dir(flags.FLAGS[DATA_DIR_FLAG].value)
   return rest
 
 

@@ -110,7 +110,7 @@ def read_json(path):
   try:
     with open(path) as f:
       return json.load(f)
-  except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+  except (OSError, ValueError):  # absent, a directory, unreadable, not JSON, not UTF-8
     return None
 
 

@@ -42,7 +42,6 @@ source's numbers before regularisation and the time spent refreshing targets).
 """
 
 import copy
-import json
 import math
 import os
 import re
@@ -55,6 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import perf
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import extrapolation
@@ -232,20 +232,10 @@ def _latest_targets_before(workdir, step):
 
 
 def _save_targets(workdir, step, states, inputs, speeds):
-  os.makedirs(os.path.join(workdir, 'targets'), exist_ok=True)
-  path = _targets_path(workdir, step)
-  np.savez(path + '.tmp.npz', states=states, inputs=inputs, speeds=speeds)
-  os.replace(path + '.tmp.npz', path)
+  files.write_npz(_targets_path(workdir, step), states=states, inputs=inputs, speeds=speeds)
 
 
 # --- the run -------------------------------------------------------------------------------
-def _read_json(path):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
 def _speeds_summary(table):
   speeds = np.array([r['speed'] for r in table], np.float64)
   return {'per_class': speeds.tolist(), 'median': float(np.median(speeds)),
@@ -262,7 +252,7 @@ def _at_delays(curve, delays):
 
 
 def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None, steps=None,
-               refresh_every=None, learning_rate=None, data_dir=None, **config_kwargs):
+               refresh_every=None, learning_rate=None, **config_kwargs):
   """Continues ``source_workdir`` with the speed penalty into ``out_workdir`` (resumable).
 
   Args:
@@ -270,7 +260,6 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
     out_workdir: the new run directory (must differ from the source).
     targets, penalty, steps, refresh_every, learning_rate, **config_kwargs: see
       ``regularize_config``.
-    data_dir: dataset directory (else the config's / ``$MEMRNN_DATA_DIR``).
 
   Returns:
     The summary dict written to ``<out>/analysis/regularization.json``.
@@ -289,29 +278,28 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   perf.configure_threads(config)
   if config.get('deterministic', False):
     tf.config.experimental.enable_op_determinism()
-  exp = experiment.build_experiment(config, data_dir)
+  exp = experiment.build_experiment(config)
   model = exp.model
   manager, writer = loop.open_workdir(config, out_workdir, model)
   if manager.latest_checkpoint is None:
     workdir_lib.restore_model(model, r.source_checkpoint, model.optimizer)
     logging.info('Continuing %s from step %d', r.source_checkpoint, r.source_step)
   step = int(model.optimizer.iterations.numpy())
-  times = _read_json(os.path.join(out_workdir, 'timing.json')) or {
+  times = files.read_json(os.path.join(out_workdir, 'timing.json')) or {
       'train_seconds': 0.0, 'refresh_seconds': 0.0, 'refreshes': 0, 'before_seconds': 0.0}
 
   before_path = os.path.join(out_workdir, 'analysis', 'before.json')
   os.makedirs(os.path.dirname(before_path), exist_ok=True)
-  before = _read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
+  before = files.read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
   if before is None:
     start = time.perf_counter()
-    result, table = procedures.find_class_slow_points(source_workdir, data_dir=data_dir,
-                                                      write=False)
-    np.savez(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
-             points=result.points, speeds=result.speeds)
-    source_curve = _read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
+    result, table = procedures.find_class_slow_points(source_workdir, write=False)
+    files.write_npz(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
+                    points=result.points, speeds=result.speeds)
+    source_curve = files.read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
     if source_curve is None or not set(r.delays) <= set(source_curve['delays']):
-      source_curve = _source_curve(source_workdir, config, r, data_dir)
-    before = {'eval': _read_json(os.path.join(source_workdir, 'eval.json')),
+      source_curve = _source_curve(source_workdir, config, r)
+    before = {'eval': files.read_json(os.path.join(source_workdir, 'eval.json')),
               'slow_point_speeds': _speeds_summary(table), 'slow_points': table,
               'extrapolation': source_curve}
     workdir_lib.write_json_atomic(before_path, before)
@@ -354,15 +342,14 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
     times['train_seconds'] += seconds
     workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
 
-  summary = _read_json(summary_path)
+  summary = files.read_json(summary_path)
   if summary is not None:
     return summary
   start = time.perf_counter()
   table = evaluation.evaluate_experiment(exp)
   workdir_lib.write_json_atomic(os.path.join(out_workdir, 'eval.json'), {'step': step, **table})
-  curve = extrapolation.extrapolate_workdir(out_workdir, r.delays, r.extrapolation_trials,
-                                            data_dir=data_dir)
-  _, sp_table = procedures.find_class_slow_points(out_workdir, data_dir=data_dir)
+  curve = extrapolation.extrapolate_workdir(out_workdir, r.delays, r.extrapolation_trials)
+  _, sp_table = procedures.find_class_slow_points(out_workdir)
   times['final_analysis_seconds'] = time.perf_counter() - start
   workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
   summary = {
@@ -388,8 +375,8 @@ def _sibling_before(out_workdir, checkpoint):
   parent = os.path.dirname(os.path.abspath(out_workdir))
   for name in sorted(os.listdir(parent)):
     folder = os.path.join(parent, name, 'analysis')
-    config = _read_json(os.path.join(parent, name, 'config.json')) or {}
-    before = _read_json(os.path.join(folder, 'before.json'))
+    config = files.read_json(os.path.join(parent, name, 'config.json')) or {}
+    before = files.read_json(os.path.join(folder, 'before.json'))
     points = os.path.join(folder, 'before_slowpoints.npz')
     if (before and os.path.exists(points) and
         config.get('regularize', {}).get('source_checkpoint') == checkpoint):
@@ -407,10 +394,10 @@ def _before_points(workdir):
     return d['points']
 
 
-def _source_curve(source_workdir, config, r, data_dir):
+def _source_curve(source_workdir, config, r):
   """The source's delay curve, computed without writing into its workdir."""
   model, path = workdir_lib.load_trained_model(source_workdir)
-  task = workdir_lib.make_task(config, 'test', data_dir)
+  task = workdir_lib.make_task(config, 'test')
   curve = extrapolation.delay_curve(model, task, r.delays, num_trials=r.extrapolation_trials,
                                     jit_compile=bool(config.perf.jit_compile))
   return {'checkpoint': path, 'delays': curve['delays'].tolist(),

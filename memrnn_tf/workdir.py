@@ -65,12 +65,9 @@ def write_json_atomic(path, obj):
   files.write_json(path, obj, indent=2, sort_keys=True)
 
 
-json_default = files.json_default  # numpy scalars and arrays, tuples
-
-
 def config_dict(config):
   """The JSON-ready dict of a ``ConfigDict`` (tuples become lists), as config.json holds it."""
-  return json.loads(json.dumps(config.to_dict(), default=json_default))
+  return json.loads(json.dumps(config.to_dict(), default=files.json_default))
 
 
 def migrate_config(values):
@@ -360,10 +357,7 @@ def repair_state_file(scan):
   kept = [os.path.basename(p) for p in scan.older + [scan.path]]
   lines = [f'model_checkpoint_path: "{kept[-1]}"'] + [
       f'all_model_checkpoint_paths: "{k}"' for k in kept]
-  path = os.path.join(scan.directory, _STATE_FILE)
-  with open(path + '.tmp', 'w') as f:
-    f.write('\n'.join(lines) + '\n')
-  os.replace(path + '.tmp', path)
+  files.write_text(os.path.join(scan.directory, _STATE_FILE), '\n'.join(lines) + '\n')
 
 
 def checkpoint_path(workdir, checkpoint=None):
@@ -475,16 +469,15 @@ def task_spec(config, **overrides):
   return tasks.TaskSpec(**values)
 
 
-def make_task(config, split, data_dir=None, **spec_overrides):
+def make_task(config, split, **spec_overrides):
   """The delayed-classification task on the ``split`` images of ``config.dataset``.
 
   Args:
     config: a run's config (e.g. ``load_config(workdir)``).
     split: ``'train'`` or ``'test'``.
-    data_dir: dataset directory (else ``config.data_dir``, ``$MEMRNN_DATA_DIR``, ...).
     **spec_overrides: ``TaskSpec`` fields to change (e.g. ``t_max``, ``noise_scale``).
   """
-  data = sources.load_dataset(config.dataset, split, data_dir or config.get('data_dir') or None)
+  data = sources.load_dataset(config.dataset, split, config.get('data_dir') or None)
   return tasks.task_class(config.get('task_kind', 'classification'))(
       data.images, data.labels, data.mean, data.std,
       spec=task_spec(config, **spec_overrides), num_classes=config.num_classes,
@@ -541,7 +534,4 @@ def truncate_metrics(path, step):
     is_eval = str(record.get('split', '')).startswith('eval')
     return record.get('step', 0) < step or (record.get('step', 0) == step and not is_eval)
 
-  lines = [l for r, l in _metric_lines(path) if keep(r)]
-  with open(path + '.tmp', 'w') as f:
-    f.writelines(lines)
-  os.replace(path + '.tmp', path)
+  files.write_text(path, ''.join(l for r, l in _metric_lines(path) if keep(r)))

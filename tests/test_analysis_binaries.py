@@ -89,15 +89,14 @@ def test_extrapolate_aggregates_and_reuses(runs, data_dir):
   path = os.path.join(runs, 'decu_a', 'analysis', 'extrapolation_tmax.json')
   before = os.stat(path).st_mtime_ns
   extrapolation.extrapolate_runs(multirun.expand_workdirs(workdirs=[f'{runs}/*']), [8],
-                                 num_trials=20, protocols=('tmax',), data_dir=data_dir)
+                                 num_trials=20, protocols=('tmax',))
   assert os.stat(path).st_mtime_ns == before
   # A new delay extends the file; the old delays' trials (hence accuracies) are unchanged.
   for protocol in ('fixed', 'tmax'):
     name = extrapolation.result_name(protocol)
     old = _read(os.path.join(runs, 'decu_a', 'analysis', f'{name}.json'))
     new = extrapolation.extrapolate_workdir(os.path.join(runs, 'decu_a'), [12],
-                                            num_trials=20, protocol=protocol,
-                                            data_dir=data_dir)
+                                            num_trials=20, protocol=protocol)
     assert new['delays'] == [12]
     full = _read(os.path.join(runs, 'decu_a', 'analysis', f'{name}.json'))
     assert full['delays'] == [5, 8, 12]

@@ -28,7 +28,8 @@ def vocu_run(tmp_path_factory, data_dir):
   config = mnist.get_config('smoke')
   config.curriculum = 'vocu'
   config.eval_trials = 32
-  trainer.train_and_evaluate(config, workdir, data_dir)
+  config.data_dir = data_dir  # as bin/train.py --data_dir records it
+  trainer.train_and_evaluate(config, workdir)
   return workdir
 
 

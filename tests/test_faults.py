@@ -474,6 +474,20 @@ def test_bad_flags_are_one_line_with_exit_code_2(binary, args, line, run, tmp_pa
   assert out == '' and _digests(run) == before
 
 
+def test_data_dir_flag_wins_over_the_runs_recorded_directory(run, tmp_path, data_dir):
+  """The run's config.json names the real data directory; --data_dir (applied once while
+  the flags are parsed) wins over it: an empty directory is one error line, exit code 1."""
+  assert json.load(open(os.path.join(run, 'config.json')))['data_dir'] == data_dir
+  empty = str(tmp_path / 'empty')
+  os.mkdir(empty)
+  code, out, err = _binary('evaluate.py', f'--workdir={run}', f'--data_dir={empty}')
+  assert code == 1 and out == '', err[-3000:]
+  line, = _error_lines(err)
+  assert line.startswith(f'error: mnist data not found: looked for mnist.npz in {empty} '
+                         '(from --data_dir). Provide a directory with mnist.npz through '
+                         '--data_dir or $MEMRNN_DATA_DIR'), line
+
+
 def test_help_exits_0_and_lists_the_flags_defined_through_the_package():
   code, out, _ = _binary('train.py', '--help')
   assert code == 0

@@ -114,13 +114,13 @@ def source_run(tmp_path_factory, data_dir):
   source = str(tmp_path_factory.mktemp('regularize') / 'source')
   config = mnist.get_config('smoke')
   config.perf.jit_compile = False
-  trainer.train_and_evaluate(config, source, data_dir)
+  config.data_dir = data_dir  # as bin/train.py --data_dir records it
+  trainer.train_and_evaluate(config, source)
   return source
 
 
-def _kwargs(data_dir):
-  return dict(steps=4, refresh_every=2, delays=(2, 4), extrapolation_trials=32,
-              data_dir=data_dir, paper_steps=200)
+def _kwargs():
+  return dict(steps=4, refresh_every=2, delays=(2, 4), extrapolation_trials=32, paper_steps=200)
 
 
 @pytest.mark.slow  # trains the source run
@@ -141,7 +141,7 @@ def test_regularize_smoke_run_end_to_end(source_run, tmp_path, data_dir):
   listing = sorted((p, os.path.getmtime(os.path.join(d, p))) for d, _, ps in os.walk(source)
                    for p in ps)
   out = str(tmp_path / 'sp')
-  kwargs = _kwargs(data_dir)
+  kwargs = _kwargs()
   summary = regularize.regularize(source, out, 'slow_points', penalty=1e-3, **kwargs)
   assert summary['arm'] == 'slow_points' and summary['steps'] == 4
   # lambda in the authors' units, times seq_len (10) * outputs (11) in ours.
@@ -182,7 +182,7 @@ def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_pa
   # One target per class at the mean input: with the authors' 100 targets under distinct
   # noise images the first segment itself differed by one float32 ulp between two runs in
   # one process on a loaded machine (the resume is not involved; BUILD_NOTES).
-  kwargs = dict(_kwargs(data_dir), copies=1, search='adam')
+  kwargs = dict(_kwargs(), copies=1, search='adam')
   ref = str(tmp_path / 'ref')
   regularize.regularize(source_run, ref, 'slow_points', penalty=1e-3, **kwargs)
   real, calls = regularize.loop.training_loop, []

@@ -5,6 +5,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -519,13 +521,11 @@ def test_publish_copies_the_report_and_small_files_without_machine_paths(full, t
   assert str(root) not in open(os.path.join(out, 'reproduce.json')).read()
 
 
-def test_dose_response_tabulates_primary_effects_per_config(full, tmp_path):
-  from memrnn_tf.plots import dose_response as dose_plots
-  from memrnn_tf.reproduce import dose
+def _published(root, tmp_path, configs=(('cpu', 6000), ('paper_gru', 140000))):
+  """The fixture published once per ``(name, training steps)``; returns the directories."""
   from memrnn_tf.reproduce import publish
-  root, _ = full
   dirs = []
-  for name, steps in (('cpu', 6000), ('paper_gru', 140000)):
+  for name, steps in configs:
     out = str(tmp_path / name)
     publish.publish(root, out)
     runs = json.load(open(os.path.join(out, 'runs.json')))
@@ -533,6 +533,14 @@ def test_dose_response_tabulates_primary_effects_per_config(full, tmp_path):
       r['num_steps'] = steps
     _write(os.path.join(out, 'runs.json'), runs)
     dirs.append(out)
+  return dirs
+
+
+def test_dose_response_tabulates_primary_effects_per_config(full, tmp_path):
+  from memrnn_tf.plots import dose_response as dose_plots
+  from memrnn_tf.reproduce import dose
+  root, _ = full
+  dirs = _published(root, tmp_path)
   table = dose.write(dirs, str(tmp_path / 'dose'))
   assert [r['steps'] for r in table['results']] == [6000, 140000]
   claim3 = next(c for c in table['claims'] if c['key'] == '3')
@@ -543,3 +551,47 @@ def test_dose_response_tabulates_primary_effects_per_config(full, tmp_path):
   text = open(str(tmp_path / 'dose' / 'dose_response.md')).read()
   assert '| 3. DeCu extrapolates further than VoCu |' in text and '(6000 steps)' in text
   assert os.path.exists(dose_plots.plot(str(tmp_path / 'dose')))
+
+
+def test_dose_response_binary_end_to_end(full, tmp_path):
+  """bin/dose_response.py over two published copies of the fixture: claim 3's row is the
+  Welch estimate and 95% interval of DeCu - VoCu at delay 1000 (0.588 - 0.290 = +0.298)
+  for both configs, in the printed table, the JSON and the Markdown file; plus the figure."""
+  root, _ = full
+  dirs = _published(root, tmp_path)
+  out = str(tmp_path / 'dose')
+  proc = _dose_response(f'--results={",".join(dirs)}', f'--out={out}')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  decu = [c[DELAYS.index(1000)] for c in LONG['decu']]
+  vocu = [c[DELAYS.index(1000)] for c in LONG['vocu']]
+  ci = sps.ttest_ind(decu, vocu, equal_var=False).confidence_interval(0.95)
+  table = json.load(open(os.path.join(out, 'dose_response.json')))
+  assert table['results'] == [{'name': 'cpu', 'steps': 6000},
+                              {'name': 'paper_gru', 'steps': 140000}]
+  claim3 = next(c for c in table['claims'] if c['key'] == '3')
+  for point in claim3['points']:
+    assert point['estimate'] == pytest.approx(0.298)
+    assert (point['lo'], point['hi']) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert point['verdict'] == 'reproduces'
+  cell = f'+0.298 [{ci.low:+.3g}, {ci.high:+.3g}] (reproduces)'
+  row = f'| 3. DeCu extrapolates further than VoCu | {cell} | {cell} |'
+  assert row in proc.stdout.splitlines()
+  assert row in open(os.path.join(out, 'dose_response.md')).read().splitlines()
+  assert '| claim | cpu (6000 steps) | paper_gru (140000 steps) |' in proc.stdout
+  figure = os.path.join(out, 'dose_response.png')
+  assert f'figure: {figure}' in proc.stdout.splitlines()
+  with open(figure, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  # A directory that was never published: one error line naming its report.json, exit 1.
+  proc = _dose_response(f'--results={dirs[0]},{tmp_path}', f'--out={tmp_path / "x"}')
+  assert proc.returncode == 1 and proc.stdout == ''
+  assert proc.stderr.splitlines()[-1] == (
+      f'error: {tmp_path / "report.json"} not found or not valid JSON: run '
+      'bin/reproduce.py --publish first')
+
+
+def _dose_response(*flags):
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return subprocess.run([sys.executable, os.path.join(repo, 'bin', 'dose_response.py'), *flags],
+                        env=dict(os.environ, PYTHONPATH=repo), capture_output=True, text=True,
+                        timeout=300, check=False)

@@ -122,23 +122,23 @@ def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
     return stages.Stage('fake', 'analysis', [sys.executable, '-c', code], [], [out])
 
   record = pipeline._Record(root, _config('smoke'), {'stages': []})
-  assert pipeline._run_stage(stage('a'), record, root, {}, dry_run=False) == 'done'
+  assert pipeline._run_stage(stage('a'), record, root, dry_run=False) == 'done'
   record = pipeline._Record(root, _config('smoke'), pipeline.load_record(root))
-  assert pipeline._run_stage(stage('a'), record, root, {}, dry_run=False) == 'reused'
+  assert pipeline._run_stage(stage('a'), record, root, dry_run=False) == 'reused'
   # A dry run keeps the last results of a stage whose command changed.
-  assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=True) == 'stale'
+  assert pipeline._run_stage(stage('b'), record, root, dry_run=True) == 'stale'
   assert pipeline.load_record(root)['stages'][0]['command'] == stage('a').command
   failing_dry = stages.Stage('fake', 'analysis', stage('c').argv, [], [out])
   record.previous['fake'] = {**pipeline.load_record(root)['stages'][0], 'status': 'pending',
                              'command': failing_dry.command}
   # A pending record with the same command is not a result: the stage runs.
-  assert pipeline._run_stage(failing_dry, record, root, {}, dry_run=False) == 'done'
-  assert pipeline._run_stage(stage('b'), record, root, {}, dry_run=False) == 'done'
+  assert pipeline._run_stage(failing_dry, record, root, dry_run=False) == 'done'
+  assert pipeline._run_stage(stage('b'), record, root, dry_run=False) == 'done'
   with open(out) as f:
     assert f.read() == 'acb'
   failing = stages.Stage('bad', 'run', [sys.executable, '-c', 'raise SystemExit(3)'], [],
                          [str(tmp_path / 'never')])
-  assert pipeline._run_stage(failing, record, root, {}, dry_run=False) == 'failed'
+  assert pipeline._run_stage(failing, record, root, dry_run=False) == 'failed'
   saved = {s['name']: s for s in pipeline.load_record(root)['stages']}
   assert saved['fake']['status'] == 'done' and saved['fake']['command'].startswith('python -c')
   assert 'exited with code 3' in saved['bad']['error']
@@ -147,9 +147,9 @@ def test_stage_runs_once_then_is_reused_until_its_command_changes(tmp_path):
   # command.
   record = pipeline._Record(root, _config('smoke'), pipeline.load_record(root))
   run = lambda text: stages.Stage('fake', 'run', stage(text).argv, [], [out])  # noqa: E731
-  assert pipeline._run_stage(run('b'), record, root, {}, dry_run=False) == 'reused'
+  assert pipeline._run_stage(run('b'), record, root, dry_run=False) == 'reused'
   assert pipeline.load_record(root)['stages'][0]['seconds'] > 0
-  assert pipeline._run_stage(run('z'), record, root, {}, dry_run=False) == 'reused'
+  assert pipeline._run_stage(run('z'), record, root, dry_run=False) == 'reused'
   assert pipeline.load_record(root)['stages'][0]['seconds'] is None
 
 

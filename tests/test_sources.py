@@ -150,6 +150,27 @@ def test_explicit_dir_beats_env_var(shared, keras_home, tmp_path, monkeypatch):
   assert f'mnist.npz in {empty} (from --data_dir)' in str(e.value)
 
 
+def test_data_dir_flag_beats_the_runs_directory_and_env_var_and_reaches_children(
+    shared, keras_home, tmp_path, monkeypatch):
+  """--data_dir (set_data_dir, as parse_flags calls it) > config.data_dir > $MEMRNN_DATA_DIR."""
+  del keras_home
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  monkeypatch.setattr(sources, '_flag_data_dir', None)
+  monkeypatch.setenv(sources.DATA_DIR_ENV, str(empty))
+  sources.set_data_dir('')  # the flag not given: nothing changes
+  assert sources.resolve_data_dir(None) == str(empty)
+  sources.set_data_dir(shared)
+  assert sources.resolve_data_dir(str(empty)) == shared
+  assert os.environ[sources.DATA_DIR_ENV] == shared  # commands started from here
+  assert sources.load_dataset('mnist', 'test', str(empty)).source == os.path.join(shared,
+                                                                                 'mnist.npz')
+  sources.set_data_dir(str(empty))
+  with pytest.raises(sources.DataNotFoundError) as e:
+    sources.load_dataset('mnist', 'test', shared)
+  assert f'mnist.npz in {empty} (from --data_dir)' in str(e.value)
+
+
 def test_empty_data_dir_is_an_error(keras_home, tmp_path, monkeypatch):
   del keras_home
   monkeypatch.setenv(sources.DATA_DIR_ENV, str(tmp_path))

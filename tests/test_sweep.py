@@ -96,6 +96,20 @@ def test_commands_carry_the_thread_budget_and_post_step_flags(tmp_path):
   assert not any(runs.THREADS_FIELD in a for a in spec.train_argv)
 
 
+def test_commands_carry_the_users_environment_only_when_set(tmp_path, monkeypatch):
+  """The data directory and TensorFlow's log level reach runs on other nodes as given;
+  unset, nothing is imposed (each binary's start-up default applies)."""
+  sweep_config = _sweep_config('smoke')
+  _, points = grid.expand(sweep_config)
+  monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', '0')
+  monkeypatch.setenv('MEMRNN_DATA_DIR', str(tmp_path))
+  spec = runs.make_spec(points[0], str(tmp_path), sweep_config, threads=None)
+  assert spec.env == {'TF_CPP_MIN_LOG_LEVEL': '0', 'MEMRNN_DATA_DIR': str(tmp_path)}
+  monkeypatch.delenv('TF_CPP_MIN_LOG_LEVEL')
+  monkeypatch.delenv('MEMRNN_DATA_DIR')
+  assert runs.make_spec(points[0], str(tmp_path), sweep_config, threads=None).env == {}
+
+
 def test_bad_grids_are_one_line_errors():
   sweep_config = _sweep_config('smoke')
   sweep_config.axes['nope'] = (1, 2)

@@ -69,7 +69,8 @@ def test_curriculum_classes_and_factory(arrays):
 def test_config_builds_three_output_model(data_dir):
   config = template_matching.get_config('smoke')
   assert config.curriculum == 'naive' and config.task_kind == 'template_matching'
-  exp = experiment.build_experiment(config, data_dir)
+  config.data_dir = data_dir
+  exp = experiment.build_experiment(config)
   assert isinstance(exp.train_task, tasks.DelayedTemplateMatching)
   assert workdir_lib.model_from_config(config).num_outputs == exp.model.num_outputs == 3
   logs = exp.model.test_step(exp.test_task.sample(tf.constant([0, 0]), 8))
@@ -168,7 +169,8 @@ def test_template_matching_binary_and_figure_end_to_end(tmp_path, data_dir):
   workdir = str(tmp_path / 'tm_smoke')
   config = template_matching.get_config('smoke')
   config.perf.jit_compile = False
-  trainer.train_and_evaluate(config, workdir, data_dir)
+  config.data_dir = data_dir
+  trainer.train_and_evaluate(config, workdir)
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=repo)
   proc = subprocess.run([sys.executable, 'bin/template_matching.py', f'--workdir={workdir}',

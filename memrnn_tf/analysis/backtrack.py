@@ -83,11 +83,11 @@ class RunModel:
   readouts are traced once.
   """
 
-  def __init__(self, workdir, data_dir=None, split='test', tol=1e-8, max_iters=20_000):
+  def __init__(self, workdir, split='test', tol=1e-8, max_iters=20_000):
     self.workdir = workdir
     self.config = workdir_lib.load_config(workdir)
     self.model = workdir_lib.model_from_config(self.config)
-    self.task = workdir_lib.make_task(self.config, split, data_dir)
+    self.task = workdir_lib.make_task(self.config, split)
     self.step_fn = slowpoints.step_fn_for_model(self.model)
     self.readout_fn = procedures.trigger_readout_fn(self.model, self.task)
     # The paper's first-order search, warm-started snapshot to snapshot. Not the Newton
@@ -256,7 +256,7 @@ def jump_statistic(steps, speeds, event_steps, floor):
 
 
 # --- the analysis of one run --------------------------------------------------------------
-def final_slow_points(workdir, data_dir=None, step=None):
+def final_slow_points(workdir, step=None):
   """The class slow points at the last snapshot: ``analysis/slowpoints.npz`` when it was
   computed for that step, else a fresh ``find_class_slow_points`` (written there)."""
   path = os.path.join(workdir, 'analysis', 'slowpoints.npz')
@@ -265,7 +265,7 @@ def final_slow_points(workdir, data_dir=None, step=None):
     if step is None or sp.info.get('step') == step:
       logging.info('Using the final slow points of %s', path)
       return sp
-  sp, _ = procedures.find_class_slow_points(workdir, data_dir=data_dir, write=True)
+  sp, _ = procedures.find_class_slow_points(workdir, write=True)
   return sp
 
 
@@ -275,14 +275,13 @@ def refinement_steps(low, high, points):
   return sorted({int(round(s)) for s in inner} - {low, high})
 
 
-def backtrack(workdir, data_dir=None, tol=1e-8, max_iters=20_000, refine=True,
+def backtrack(workdir, tol=1e-8, max_iters=20_000, refine=True,
               refine_threshold=0.5, refine_points=4, max_replay_steps=None, merge_tol=1e-3,
               write=True):
   """Backtracks the final class slow points of ``workdir`` through its snapshots.
 
   Args:
     workdir: a trained run with ``snapshots/``.
-    data_dir: dataset directory.
     tol, max_iters: of each warm-started search.
     refine: replay and re-track intervals where a point jumped.
     refine_threshold: a step back jumped when ``displacement > refine_threshold *
@@ -300,8 +299,8 @@ def backtrack(workdir, data_dir=None, tol=1e-8, max_iters=20_000, refine=True,
   steps = workdir_lib.snapshot_steps(workdir)[::-1]
   if len(steps) < 2:
     raise errors.RunNotFoundError(f'{workdir} has {len(steps)} snapshots; backtracking needs two')
-  final = final_slow_points(workdir, data_dir, step=steps[0])
-  run = RunModel(workdir, data_dir, tol=tol, max_iters=max_iters)
+  final = final_slow_points(workdir, step=steps[0])
+  run = RunModel(workdir, tol=tol, max_iters=max_iters)
   coarse = track(run, steps, final.points, final.speeds, final.iterations, merge_tol)
   ratio = coarse.ratio()
   jumped = np.nanmax(np.nan_to_num(ratio, nan=0.0), axis=1) > refine_threshold  # [T]
@@ -320,7 +319,7 @@ def backtrack(workdir, data_dir=None, tol=1e-8, max_iters=20_000, refine=True,
     if max_replay_steps is not None and cost > max_replay_steps:
       refinement['status'] = f'skipped: replay needs {cost} training steps > {max_replay_steps}'
     else:
-      info = replay.replay_weights(workdir, extra, data_dir)
+      info = replay.replay_weights(workdir, extra)
       refinement.update(replay_checks=info['checks'], bit_exact=info['bit_exact'])
       # The chain above the highest jumped interval is unchanged: re-track from there.
       top = max(hi for _, hi in intervals)

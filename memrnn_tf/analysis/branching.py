@@ -116,10 +116,10 @@ class AccuracyProbe:
   """Per-class accuracy of a ``RunModel`` under stronger noise, one compiled evaluator per
   number of active classes."""
 
-  def __init__(self, run, data_dir=None, noise_scale=math.sqrt(2.0), num_trials=4000,
+  def __init__(self, run, noise_scale=math.sqrt(2.0), num_trials=4000,
                batch_size=500, seed=0):
     self.run = run
-    self.task = workdir_lib.make_task(run.config, 'test', data_dir, noise_scale=float(noise_scale))
+    self.task = workdir_lib.make_task(run.config, 'test', noise_scale=float(noise_scale))
     self.kwargs = {'num_trials': num_trials, 'batch_size': batch_size,
                    # Not XLA: one compile per number of active classes costs more than
                    # it saves on a few thousand trials.
@@ -192,14 +192,13 @@ def analyse_event(run, probe, event, steps):
   }
 
 
-def branching(workdir, data_dir=None, weights='replay', spacing=None,
+def branching(workdir, weights='replay', spacing=None,
               noise_scale=math.sqrt(2.0), num_trials=4000, tol=1e-8, max_iters=20_000,
               write=True):
   """The branching analysis of one VoCu run; writes ``analysis/branching.json`` (+ .npz).
 
   Args:
     workdir: a VoCu run with snapshots.
-    data_dir: dataset directory.
     weights: ``'replay'`` or ``'snapshots'`` (see the module docstring).
     spacing: steps between the short backtrack's points (replay mode).
     noise_scale: noise std multiplier of the accuracy probe (sqrt(2): doubled variance).
@@ -219,9 +218,9 @@ def branching(workdir, data_dir=None, weights='replay', spacing=None,
   needed = sorted({x for _, s in plan for x in s['track'] + [s['pre'], s['post']]})
   replay_info = None
   if weights == 'replay':
-    replay_info = replay.replay_weights(workdir, needed, data_dir)
-  run = bt.RunModel(workdir, data_dir, tol=tol, max_iters=max_iters)
-  probe = AccuracyProbe(run, data_dir, noise_scale, num_trials)
+    replay_info = replay.replay_weights(workdir, needed)
+  run = bt.RunModel(workdir, tol=tol, max_iters=max_iters)
+  probe = AccuracyProbe(run, noise_scale, num_trials)
   results = []
   for event, steps in plan:
     results.append(analyse_event(run, probe, event, steps))

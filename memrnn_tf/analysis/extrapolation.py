@@ -391,11 +391,11 @@ def result_name(protocol='fixed', noise_scale=1.0):
   return name + ('' if noise_scale == 1.0 else f'_noise{noise_scale:g}')
 
 
-def load_run(workdir, checkpoint=None, split='test', data_dir=None):
+def load_run(workdir, checkpoint=None, split='test'):
   """``(config, model, checkpoint_path, task)`` of a trained run."""
   config = workdir_lib.load_config(workdir)
   model, path = workdir_lib.load_trained_model(workdir, checkpoint=checkpoint)
-  task = workdir_lib.make_task(config, split, data_dir)
+  task = workdir_lib.make_task(config, split)
   return config, model, path, task
 
 
@@ -428,7 +428,7 @@ def _select_delays(saved, delays):
 
 
 def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_scale=1.0,
-                        checkpoint=None, data_dir=None, split='test', seed=0,
+                        checkpoint=None, split='test', seed=0,
                         protocol='fixed', noise_at='auto', recompute=False):
   """Delay curve of the run in ``workdir``; writes ``analysis/<result_name>.json`` (+ .npz
   with the predictions). An existing file computed with the same parameters is reused.
@@ -452,7 +452,7 @@ def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_s
   if saved is not None:
     # Keep what the file had: a delay's trials do not depend on the other delays.
     delays = sorted(set(delays) | set(saved['delays']))
-  config, model, path, task = load_run(workdir, checkpoint, split, data_dir)
+  config, model, path, task = load_run(workdir, checkpoint, split)
   curve_fn = delay_curve if protocol == 'fixed' else tmax_curve
   result = curve_fn(model, task, delays, num_trials=num_trials, noise_scale=noise_scale,
                     seed=seed, jit_compile=bool(config.perf.jit_compile), noise_at=noise_at)
@@ -467,7 +467,7 @@ def extrapolate_workdir(workdir, delays=DEFAULT_DELAYS, num_trials=1000, noise_s
 
 
 def second_retrieval_workdir(workdir, first_delay=12, gap=12, num_trials=1000,
-                             noise_scale=1.0, checkpoint=None, data_dir=None, split='test',
+                             noise_scale=1.0, checkpoint=None, split='test',
                              seed=0, noise_at='auto', recompute=False):
   """``second_retrieval`` of a run; writes/reuses ``analysis/second_retrieval.json``."""
   params = {'first_delay': int(first_delay), 'gap': int(gap), 'trials': int(num_trials),
@@ -477,7 +477,7 @@ def second_retrieval_workdir(workdir, first_delay=12, gap=12, num_trials=1000,
     if saved is not None and _checkpoint_name(saved['checkpoint']) == os.path.basename(
         workdir_lib.checkpoint_path(workdir, checkpoint)):
       return saved
-  config, model, path, task = load_run(workdir, checkpoint, split, data_dir)
+  config, model, path, task = load_run(workdir, checkpoint, split)
   res = second_retrieval(model, task, first_delay, gap, num_trials, noise_scale=noise_scale,
                          seed=seed, jit_compile=bool(config.perf.jit_compile), noise_at=noise_at)
   out = dict(params, checkpoint=path, **{k: res[k] for k in (
@@ -523,7 +523,7 @@ def summarize_second_retrieval(workdirs, results):
 
 def extrapolate_runs(workdirs, delays=DEFAULT_DELAYS, num_trials=1000, protocols=('fixed',),
                      noise_scales=(1.0,), noise_delay=None, second=None, out_dir=None,
-                     data_dir=None, split='test', seed=0, noise_at='auto', recompute=False):
+                     split='test', seed=0, noise_at='auto', recompute=False):
   """Extrapolation of several runs and its aggregate by condition.
 
   Per run: one curve per protocol (and one per noise scale, fixed protocol, at
@@ -537,7 +537,7 @@ def extrapolate_runs(workdirs, delays=DEFAULT_DELAYS, num_trials=1000, protocols
     {...}, 'runs': [...], 'params': {...}}``.
   """
   out_dir = out_dir or multirun.default_out_dir(workdirs)
-  kw = dict(num_trials=num_trials, data_dir=data_dir, split=split, seed=seed,
+  kw = dict(num_trials=num_trials, split=split, seed=seed,
             noise_at=noise_at, recompute=recompute)
   summary = {'runs': list(workdirs), 'protocols': {},
              'params': {'delays': list(delays), 'num_trials': num_trials, 'seed': seed,

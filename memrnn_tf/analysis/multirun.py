@@ -73,6 +73,50 @@ def read_config(workdir):
                               'restore it from a copy, or leave this run out')
 
 
+def read_runs(workdirs, relpath, command):
+  """Each run's saved result ``<workdir>/<relpath>`` (with ``'workdir'`` added) and config.
+
+  Args:
+    workdirs: run directories.
+    relpath: the result file inside a run, e.g. ``analysis/regularization.json``.
+    command: the binary that writes it (named when a run lacks it).
+
+  Returns:
+    List of ``(result dict, config dict)`` in the order of ``workdirs``.
+
+  Raises:
+    RunNotFoundError: a run without the file.
+  """
+  out = []
+  for w in workdirs:
+    result = files.require_json(os.path.join(w, relpath), command)
+    result['workdir'] = w
+    out.append((result, read_config(w)))
+  return out
+
+
+def write_summary(path, workdirs, groups, body, missing):
+  """Writes the numbers a figure over runs draws: ``{'workdirs': [...], **body(groups)}``.
+
+  Args:
+    path: the JSON file (written atomically, NaN as ``null``).
+    workdirs: the runs (recorded as absolute paths).
+    groups: their results as the figure groups them (e.g. per cell).
+    body: ``groups -> dict`` of the file's other keys.
+    missing: the error when ``groups`` is empty (no run has the result).
+
+  Returns:
+    ``path``.
+
+  Raises:
+    ConfigError: ``missing``, when ``groups`` is empty.
+  """
+  if not groups:
+    raise errors.ConfigError(missing)
+  summary = {'workdirs': [os.path.abspath(w) for w in workdirs], **body(groups)}
+  return files.write_json(path, summary, indent=1, nan_as_null=True)
+
+
 def condition(workdir):
   """``{'dataset', 'cell', 'curriculum', 'readout'}`` of a run, from its config.json."""
   config = read_config(workdir)
@@ -163,11 +207,12 @@ class SelectionFlags:
 
   ``--workdir`` (one run), ``--workdirs`` (comma list of runs or globs), ``--out``
   (aggregate directory, default the runs' common parent), ``--recompute``,
-  ``--data_dir``.
+  ``--data_dir`` (``cli.define_data_dir``: applied while the flags are parsed).
   """
 
   def __init__(self):
     from absl import flags  # pylint: disable=g-import-not-at-top
+    from memrnn_tf import cli  # pylint: disable=g-import-not-at-top
     self._workdir = flags.DEFINE_string('workdir', None, 'One run directory.')
     self._workdirs = flags.DEFINE_list(
         'workdirs', [], "Run directories or globs, e.g. 'runs/sweep_gru_sigmoid/*'.")
@@ -176,8 +221,7 @@ class SelectionFlags:
         'the common parent of the runs (the run itself for one run).')
     self._recompute = flags.DEFINE_bool(
         'recompute', False, 'Recompute per-run results even when a matching file exists.')
-    self._data_dir = flags.DEFINE_string('data_dir', None,
-                                         'Dataset directory (else $MEMRNN_DATA_DIR).')
+    cli.define_data_dir()
 
   def workdirs(self):
     return expand_workdirs(self._workdir.value, self._workdirs.value)
@@ -189,7 +233,3 @@ class SelectionFlags:
   @property
   def recompute(self):
     return self._recompute.value
-
-  @property
-  def data_dir(self):
-    return self._data_dir.value

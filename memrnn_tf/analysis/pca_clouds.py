@@ -120,7 +120,7 @@ def load_slow_points(workdir):
 
 
 def pca_workdir(workdir, delays=(20, 1000), fit_delay=20, num_trials=1000,
-                noise_scales=(1.0,), num_components=3, checkpoint=None, data_dir=None,
+                noise_scales=(1.0,), num_components=3, checkpoint=None,
                 split='test', seed=0, noise_at='auto', recompute=False):
   """``pca_clouds`` of a run, with its class slow points when ``analysis/slowpoints.npz``
   exists (``bin/find_slowpoints.py``); writes/reuses ``analysis/pca.json`` + ``.npz``.
@@ -143,7 +143,7 @@ def pca_workdir(workdir, delays=(20, 1000), fit_delay=20, num_trials=1000,
   if points is None:
     logging.warning('%s has no analysis/slowpoints.npz: the clouds are drawn without slow '
                     'points (run python bin/find_slowpoints.py --workdir=%s)', workdir, workdir)
-  config, model, path, task = extrapolation.load_run(workdir, checkpoint, split, data_dir)
+  config, model, path, task = extrapolation.load_run(workdir, checkpoint, split)
   res = pca_clouds(model, task, delays, fit_delay, num_trials, noise_scales, num_components,
                    points, seed, bool(config.perf.jit_compile), noise_at)
   if readout is not None:

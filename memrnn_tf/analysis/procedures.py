@@ -204,15 +204,14 @@ def reuse_params(options, delay, trials_per_class, split, seed):
   return params
 
 
-def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
-                           trials_per_class=100, split='test', seed=0,
-                           options=slowpoints.SearchOptions(), write=True):
+def find_class_slow_points(workdir, checkpoint=None, delay=15, trials_per_class=100,
+                           split='test', seed=0, options=slowpoints.SearchOptions(),
+                           write=True):
   """The paper's class slow points of a trained run, written under ``workdir/analysis``.
 
   Args:
     workdir: a trained run (``bin/train.py --workdir``).
     checkpoint: training step of a checkpoint or snapshot (default the latest).
-    data_dir: dataset directory (else config / ``$MEMRNN_DATA_DIR``).
     delay: steps after the stimulus at which class means are taken.
     trials_per_class: trials per class for the means.
     split: images for the trials (``'test'``: held out).
@@ -229,7 +228,7 @@ def find_class_slow_points(workdir, checkpoint=None, data_dir=None, delay=15,
   """
   config = workdir_lib.load_config(workdir)
   model, path = workdir_lib.load_trained_model(workdir, checkpoint)
-  task = workdir_lib.make_task(config, split, data_dir)
+  task = workdir_lib.make_task(config, split)
   method = options.method
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,

@@ -14,29 +14,23 @@ import os
 
 import numpy as np
 
-from memrnn_tf import errors
-from memrnn_tf import files
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
 
 ARMS = ('control', 'slow_points', 'centres')
+_NAME = os.path.join('analysis', 'regularization.json')
 
 
 def expand_workdirs(patterns):
   """Workdirs from names or glob patterns, keeping those with a regularization.json."""
-  return multirun.workdirs_with(patterns, os.path.join('analysis', 'regularization.json'))
+  return multirun.workdirs_with(patterns, _NAME)
 
 
 def load_runs(workdirs):
   """``{(cell, curriculum): {arm: [summary, ...]}}`` from the runs' saved files."""
   groups = collections.defaultdict(lambda: collections.defaultdict(list))
-  for w in workdirs:
-    summary = files.require_json(os.path.join(w, 'analysis', 'regularization.json'),
-                                 'bin/regularize.py')
-    config = multirun.read_config(w)
-    summary['workdir'] = w
-    key = (config['model']['cell'], config['curriculum'])
-    groups[key][summary['arm']].append(summary)
+  for summary, config in multirun.read_runs(workdirs, _NAME, 'bin/regularize.py'):
+    groups[(config['model']['cell'], config['curriculum'])][summary['arm']].append(summary)
   return groups
 
 
@@ -113,13 +107,14 @@ def write_summary(workdirs, path):
   Raises:
     ConfigError: if no run has a ``regularization.json``.
   """
-  groups = load_runs(workdirs)
-  if not groups:
-    raise errors.ConfigError('no regularization.json in the given workdirs: run bin/regularize.py')
+  return multirun.write_summary(
+      path, workdirs, load_runs(workdirs), _panels,
+      'no regularization.json in the given workdirs: run bin/regularize.py')
+
+
+def _panels(groups):
   panels = collections.defaultdict(list)
   for key, arm, a in table(groups):
     panels[key].append(dict(arm=arm, **a))
-  summary = {'workdirs': [os.path.abspath(w) for w in workdirs],
-             'panels': [{'cell': cell, 'curriculum': curriculum, 'arms': arms}
-                        for (cell, curriculum), arms in panels.items()]}
-  return files.write_json(path, summary, indent=1, nan_as_null=True)
+  return {'panels': [{'cell': cell, 'curriculum': curriculum, 'arms': arms}
+                     for (cell, curriculum), arms in panels.items()]}

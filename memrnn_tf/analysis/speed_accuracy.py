@@ -55,7 +55,7 @@ def class_speeds(workdir):
 
 
 def network_points(workdir, delay=None, protocol='fixed', num_trials=1000, seed=0,
-                   data_dir=None, recompute=False):
+                   recompute=False):
   """Per-class speed and long-delay accuracy of one run.
 
   Returns:
@@ -65,7 +65,7 @@ def network_points(workdir, delay=None, protocol='fixed', num_trials=1000, seed=
   delay = int(delay or long_delay(workdir))
   speed, matches = class_speeds(workdir)
   curve = extrapolation.extrapolate_workdir(workdir, [delay], num_trials=num_trials,
-                                           seed=seed, protocol=protocol, data_dir=data_dir,
+                                           seed=seed, protocol=protocol,
                                            recompute=recompute)
   accuracy = np.array([np.nan if a is None else a for a in curve['per_class'][0]])
   log_speed = np.log10(np.maximum(speed, SPEED_FLOOR))
@@ -76,8 +76,7 @@ def network_points(workdir, delay=None, protocol='fixed', num_trials=1000, seed=
 
 
 def speed_accuracy_runs(workdirs, delay=None, protocol='fixed', num_trials=1000, seed=0,
-                        out_dir=None, num_permutations=10_000, data_dir=None,
-                        recompute=False):
+                        out_dir=None, num_permutations=10_000, recompute=False):
   """Speed against accuracy over several runs, written per run
   (``<run>/analysis/speed_accuracy.json``) and as an aggregate
   (``<out_dir>/analysis/speed_accuracy_summary.json``); ``speed_accuracy_tmax*`` with
@@ -91,7 +90,7 @@ def speed_accuracy_runs(workdirs, delay=None, protocol='fixed', num_trials=1000,
   out_dir = out_dir or multirun.default_out_dir(workdirs)
   networks = []
   for w in workdirs:
-    net = network_points(w, delay, protocol, num_trials, seed, data_dir, recompute)
+    net = network_points(w, delay, protocol, num_trials, seed, recompute)
     multirun.write_result(w, result_name(protocol), net)
     networks.append(net)
 

@@ -149,7 +149,7 @@ def slow_point_check(model, task, points, trials=200, seed=0):
   return np.asarray(out)
 
 
-def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed=0,
+def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, seed=0,
                     options=slowpoints.SearchOptions()):
   """Class slow points, per-class accuracy vs delay and their correlation for a run.
 
@@ -159,7 +159,7 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, data_dir=None, seed
   if config.get('task_kind', 'classification') != 'template_matching':
     raise errors.ConfigError(f'{workdir} is not a template-matching run (config.task_kind)')
   model, path = workdir_lib.load_trained_model(workdir)
-  task = workdir_lib.make_task(config, 'test', data_dir)
+  task = workdir_lib.make_task(config, 'test')
   means, kept = class_means(model, task, seed=seed)
   step_fn = slowpoints.step_fn_for_model(model)
   # The same search as the classification study's class slow points (Fig. 4 and Fig. 7

@@ -15,7 +15,6 @@ import os
 import numpy as np
 
 from memrnn_tf import errors
-from memrnn_tf import files
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
 
@@ -30,10 +29,7 @@ def expand_workdirs(patterns):
 def load_runs(workdirs):
   """``{cell: [analysis dict with 'workdir' added, ...]}`` from the runs' saved files."""
   groups = collections.defaultdict(list)
-  for w in workdirs:
-    summary = files.require_json(os.path.join(w, _NAME), 'bin/template_matching.py')
-    config = multirun.read_config(w)
-    summary['workdir'] = w
+  for summary, config in multirun.read_runs(workdirs, _NAME, 'bin/template_matching.py'):
     groups[config['model']['cell']].append(summary)
   return dict(groups)
 
@@ -114,10 +110,7 @@ def write_summary(workdirs, path):
   Raises:
     ConfigError: if no run has a ``template_matching.json``.
   """
-  groups = load_runs(workdirs)
-  if not groups:
-    raise errors.ConfigError('no analysis/template_matching.json in the given workdirs: run '
-                             'bin/template_matching.py')
-  summary = {'workdirs': [os.path.abspath(w) for w in workdirs],
-             'cells': {cell: aggregate(groups[cell]) for cell in sorted(groups)}}
-  return files.write_json(path, summary, indent=1, nan_as_null=True)
+  return multirun.write_summary(
+      path, workdirs, load_runs(workdirs),
+      lambda groups: {'cells': {cell: aggregate(groups[cell]) for cell in sorted(groups)}},
+      'no analysis/template_matching.json in the given workdirs: run bin/template_matching.py')

@@ -1,10 +1,13 @@
 """Image datasets (MNIST, CIFAR-10) from a local directory, the Keras cache, or download.
 
-Resolution order for ``load_dataset(name, split, data_dir)``:
+Resolution order for ``load_dataset(name, split, data_dir)`` (:func:`resolve_data_dir`,
+the one place that decides it):
 
-1. ``data_dir`` (the ``--data_dir`` flag) or ``$MEMRNN_DATA_DIR``: MNIST ``mnist.npz``;
-   CIFAR-10 a standard ``cifar-10-batches-py/`` folder, else ``cifar10_subset.npz``.
-   A directory that is given but lacks the files is an error (no silent download).
+1. The process's ``--data_dir`` flag (:func:`set_data_dir`, which every binary's flag
+   parsing calls), else ``data_dir`` (a run's ``config.data_dir``), else
+   ``$MEMRNN_DATA_DIR``: MNIST ``mnist.npz``; CIFAR-10 a standard ``cifar-10-batches-py/``
+   folder, else ``cifar10_subset.npz``. A directory that is given but lacks the files is an
+   error (no silent download).
 2. The Keras cache ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``): ``mnist.npz``,
    or a ``cifar-10-batches-py/`` folder (also where Keras 3 extracts it,
    ``cifar-10-batches-py-target/cifar-10-batches-py/``).
@@ -112,16 +115,37 @@ def image_shape(name):
   return _INFO[name]['shape']
 
 
-def resolve_data_dir(data_dir=None):
-  """The data directory to use: ``data_dir`` if given, else ``$MEMRNN_DATA_DIR``, else None.
+_flag_data_dir = None  # this process's --data_dir flag (set_data_dir)
+
+
+def set_data_dir(path):
+  """Makes ``path`` (a ``--data_dir`` flag) the data directory of this process.
+
+  It wins over a run's ``config.data_dir`` and ``$MEMRNN_DATA_DIR`` in every later load,
+  and ``$MEMRNN_DATA_DIR`` is set to it so that the commands this process starts (a
+  reproduction's stages, a sweep's runs) read the same files.
 
   Args:
-    data_dir: explicit directory (e.g. the ``--data_dir`` flag); empty means not given.
+    path: a directory; empty or None means the flag was not given (nothing changes).
+  """
+  global _flag_data_dir
+  if path:
+    _flag_data_dir = os.path.abspath(os.path.expanduser(path))
+    os.environ[DATA_DIR_ENV] = _flag_data_dir
+
+
+def resolve_data_dir(data_dir=None):
+  """The data directory to use: the ``--data_dir`` flag (``set_data_dir``), else ``data_dir``,
+  else ``$MEMRNN_DATA_DIR``, else None.
+
+  Args:
+    data_dir: the directory the caller was given (a run's ``config.data_dir``); empty means
+      not given.
 
   Returns:
     A directory path (``~`` expanded) or None.
   """
-  folder = data_dir or os.environ.get(DATA_DIR_ENV) or None
+  folder = _flag_data_dir or data_dir or os.environ.get(DATA_DIR_ENV) or None
   return os.path.expanduser(folder) if folder else None
 
 
@@ -302,7 +326,7 @@ def _locate(name, data_dir):
   """``(kind, path)`` to load ``name`` from, following the module's resolution order."""
   folder = resolve_data_dir(data_dir)
   if folder is not None:
-    origin = '--data_dir' if data_dir else f'${DATA_DIR_ENV}'
+    origin = '--data_dir' if _flag_data_dir or data_dir else f'${DATA_DIR_ENV}'
     folder = os.path.abspath(folder)
     found = _find_in_dir(name, folder) if os.path.isdir(folder) else None
     if found is None:
@@ -330,8 +354,9 @@ def load_dataset(name, split, data_dir=None):
   Args:
     name: ``'mnist'`` or ``'cifar10'``.
     split: ``'train'`` or ``'test'``.
-    data_dir: directory with the files; default ``$MEMRNN_DATA_DIR``, else the Keras cache,
-      else a download.
+    data_dir: directory with the files (a run's ``config.data_dir``); the ``--data_dir``
+      flag wins over it, ``$MEMRNN_DATA_DIR`` stands in for it, else the Keras cache, else
+      a download (see ``resolve_data_dir``).
 
   Returns:
     ``ImageData`` whose arrays are read-only and shared with other loads of the same files.

@@ -27,15 +27,11 @@ def collect(result_dirs):
   not computed) and the ``verdict``, in the order of ``result_dirs``.
 
   Raises:
-    FileNotFoundError: a directory without ``report.json``.
+    RunNotFoundError: a directory without ``report.json`` (one line from the binary).
   """
   results, claims = [], {}
   for d in result_dirs:
-    path = os.path.join(d, 'report.json')
-    report = inputs.read_json(path)
-    if report is None:
-      raise FileNotFoundError(f'{path} not found: publish the reproduction first '
-                              '(bin/reproduce.py --publish)')
+    report = files.require_json(os.path.join(d, 'report.json'), 'bin/reproduce.py --publish')
     results.append({'name': os.path.basename(os.path.normpath(d)), 'steps': _steps(d)})
     for section in report:
       n = section.get('numbers', {})

@@ -10,13 +10,13 @@ failed stage does not stop the others: its claim becomes "inconclusive" in the r
 """
 
 import fnmatch
-import json
 import os
 import time
 
 from absl import logging
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.reproduce import stages as stages_lib
 from memrnn_tf.sweep import runs as runs_lib
@@ -30,11 +30,7 @@ class ReproduceError(errors.MemrnnError):
 
 def load_record(root):
   """``<root>/reproduce.json`` as a dict (empty stages when absent)."""
-  try:
-    with open(os.path.join(root, RECORD)) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return {'stages': []}
+  return files.read_json(os.path.join(root, RECORD)) or {'stages': []}
 
 
 def _entry(stage, status, seconds=None, error=None):
@@ -60,7 +56,7 @@ class _Record:
                     'stages': list(self.entries.values())})
 
 
-def _execute(stage, root, env):
+def _execute(stage, root):
   """Runs the stage's command; returns ``(status, seconds, error)``."""
   os.makedirs(os.path.join(root, 'logs'), exist_ok=True)
   log_path = os.path.join(root, 'logs', f'{stage.name}.log')
@@ -68,7 +64,7 @@ def _execute(stage, root, env):
   logging.info('%s: %s', stage.name, stage.command)
   try:
     with open(log_path, 'a') as log:
-      runs_lib.call(stage.argv, log, env)
+      runs_lib.call(stage.argv, log, {})  # the environment as it is ($MEMRNN_DATA_DIR, ...)
   except runs_lib.Stopped as e:
     return 'stopped', time.time() - start, f'{e}; see {log_path}'
   except runs_lib.RunFailed as e:
@@ -78,7 +74,7 @@ def _execute(stage, root, env):
   return 'done', time.time() - start, None
 
 
-def _run_stage(stage, record, root, env, dry_run):
+def _run_stage(stage, record, root, dry_run):
   previous = record.previous.get(stage.name, {})
   if stage.skip_reason:
     logging.info('%s: skipped (%s)', stage.name, stage.skip_reason)
@@ -100,7 +96,7 @@ def _run_stage(stage, record, root, env, dry_run):
       return 'stale'  # keep the last results (and command) until the stage reruns
     record.set(_entry(stage, 'pending'))
     return 'pending'
-  status, seconds, error = _execute(stage, root, env)
+  status, seconds, error = _execute(stage, root)
   if stage.kind == 'sweep':  # a resumed sweep: count the time of earlier calls too
     seconds += (previous.get('seconds') or 0.0) if previous.get('status') in ('failed', 'stopped') else 0.0
   record.set(_entry(stage, status, seconds, error))
@@ -109,8 +105,8 @@ def _run_stage(stage, record, root, env, dry_run):
   return status
 
 
-def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=None,
-                 dry_run=False, report=True):
+def run_pipeline(config, root, stage_patterns=(), backend_flags=(), dry_run=False,
+                 report=True):
   """Runs (or resumes) the reproduction of ``config`` under ``root``.
 
   Args:
@@ -118,7 +114,6 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
     root: directory of everything it writes (created).
     stage_patterns: globs of stage names to run (empty: all); others keep their record.
     backend_flags: extra ``bin/sweep.py`` flags (``--ray_address=auto``, ``--concurrency=2``).
-    data_dir: dataset directory passed to every command as ``$MEMRNN_DATA_DIR``.
     dry_run: build and record the stages, run nothing (the report is still written).
     report: write ``<root>/report.md`` at the end.
 
@@ -135,15 +130,12 @@ def run_pipeline(config, root, stage_patterns=(), backend_flags=(), data_dir=Non
       raise ReproduceError(f'--stages={p} matches no stage: expected globs of {", ".join(names)}')
   os.makedirs(root, exist_ok=True)
   record = _Record(root, config, load_record(root))
-  env = {'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '1')}
-  if data_dir:
-    env['MEMRNN_DATA_DIR'] = os.path.abspath(data_dir)
 
   def run(stage):
     if runs_lib.stop_signal():  # stopped: later stages keep their records
       return
     if stages_lib.selected(stage.name, stage_patterns):
-      _run_stage(stage, record, root, env, dry_run)
+      _run_stage(stage, record, root, dry_run)
     elif stage.name not in record.entries:  # so the report can name its command
       record.set(_entry(stage, 'skipped' if stage.skip_reason else 'pending'))
 

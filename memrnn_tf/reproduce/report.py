@@ -8,8 +8,6 @@ report.
 """
 
 import datetime
-import json
-import math
 import os
 import shutil
 
@@ -153,12 +151,6 @@ def _regenerate(commands, head=3):
           + [line(*commands[-1])])
 
 
-def _finite(numbers):
-  """``numbers`` with NaN/inf (not JSON) as None."""
-  return {k: None if isinstance(v, float) and not math.isfinite(v) else v
-          for k, v in numbers.items()}
-
-
 def write_report(root):
   """Writes ``<root>/report.md`` (and ``<root>/figures/``) from ``<root>/reproduce.json``.
 
@@ -180,7 +172,7 @@ def write_report(root):
   path = os.path.join(root, 'report.md')
   files.write_text(path, render(repro, sections, figures))
   verdicts = [{'key': s.key, 'title': s.title, 'verdict': s.verdict, 'reason': s.reason,
-               'numbers': _finite(s.numbers)} for s in sections]
-  files.write_text(os.path.join(root, 'report.json'), json.dumps(verdicts, indent=1, default=float))
+               'numbers': s.numbers} for s in sections]
+  files.write_json(os.path.join(root, 'report.json'), verdicts, indent=1, nan_as_null=True)
   logging.info('Wrote %s (%s)', path, ', '.join(f'{s.key}: {s.verdict}' for s in sections))
   return path

@@ -21,6 +21,8 @@ import json
 import os
 import time
 
+from memrnn_tf import files
+
 FILENAME = 'sweep.json'
 
 
@@ -38,10 +40,7 @@ def write(root, header, records):
   counts = collections.Counter(r['status'] for r in records)
   obj = {**header, 'updated': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
          'counts': dict(sorted(counts.items())), 'runs': records}
-  path = os.path.join(root, FILENAME)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(obj, f, indent=1)
-  os.replace(path + '.tmp', path)
+  files.write_json(os.path.join(root, FILENAME), obj, indent=1)
 
 
 def _test(record, key):

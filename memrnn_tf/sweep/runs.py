@@ -10,7 +10,6 @@ resumes from the run's last checkpoint.
 
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,8 @@ import threading
 import time
 
 from memrnn_tf import cli
+from memrnn_tf import files
+from memrnn_tf import startup
 from memrnn_tf.sweep import grid
 from memrnn_tf.sweep import steps
 
@@ -27,6 +28,9 @@ from memrnn_tf.sweep import steps
 # have no such flag, TensorFlow's environment variable.
 THREADS_FIELD = 'perf.intra_op_threads'
 THREADS_ENV = 'TF_NUM_INTRAOP_THREADS'
+# Passed on to every run's commands when set: the dataset directory and TensorFlow's C++
+# log level (``memrnn_tf.startup``), so that the user's choice holds on other nodes too.
+FORWARDED_ENV = ('MEMRNN_DATA_DIR', startup.LEVEL_ENV)
 
 # Run as a prefix of every command: the child dies with the process that started it
 # (Linux prctl PR_SET_PDEATHSIG), so a killed sweep leaves no training behind that would
@@ -93,9 +97,10 @@ def make_spec(point, root, sweep_config, threads=None):
     argv = (sys.executable, os.path.join(cli.REPO_ROOT, 'bin', f'{name}.py'),
             f'--workdir={workdir}', *(f'--{k}={grid.flag_value(v)}' for k, v in flags.items()))
     post.append((name, argv, flags))
-  env = {'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '1')}
-  if os.environ.get('MEMRNN_DATA_DIR'):  # Ray workers on other nodes do not inherit it
-    env['MEMRNN_DATA_DIR'] = os.environ['MEMRNN_DATA_DIR']
+  # Ray workers on other nodes do not inherit this environment: the settings in force here
+  # go with the commands. (A local run inherits them anyway; unset, each binary's own
+  # start-up default applies.)
+  env = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
   if threads:
     env[THREADS_ENV] = str(int(threads))
     env['TF_FORCE_GPU_ALLOW_GROWTH'] = 'true'  # runs sharing a GPU take what they use
@@ -114,11 +119,7 @@ def read_state(spec):
     Dict with ``eval`` (the ``eval.json`` contents or None), ``post`` (name -> summary or
     None) and ``done`` (trained and every post-step's output present).
   """
-  try:
-    with open(os.path.join(spec.workdir, 'eval.json')) as f:
-      evaluation = json.load(f)
-  except (OSError, ValueError):
-    evaluation = None
+  evaluation = files.read_json(os.path.join(spec.workdir, 'eval.json'))
   post = {name: steps.read_output(spec.workdir, name, flags)
           for name, _, flags in spec.post_steps}
   done = evaluation is not None and all(v is not None for v in post.values())

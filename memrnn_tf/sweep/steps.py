@@ -7,10 +7,10 @@ summary of that file. Register another with ``register_post_step``.
 """
 
 import dataclasses
-import json
 import os
 from typing import Callable
 
+from memrnn_tf import files
 from memrnn_tf.sweep import grid
 
 
@@ -94,10 +94,7 @@ def get_post_step(name):
 def read_output(workdir, name, flags):
   """Summary of post-step ``name``'s output in ``workdir``, or None if not done."""
   step = get_post_step(name)
-  path = os.path.join(workdir, step.output(flags))
-  try:
-    with open(path) as f:
-      out = json.load(f)
-  except (OSError, ValueError):  # missing, or cut short by a kill
+  out = files.read_json(os.path.join(workdir, step.output(flags)))
+  if out is None:  # missing, or cut short by a kill
     return None
   return step.summarize(out) if step.complete(out, flags) else None

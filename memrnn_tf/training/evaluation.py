@@ -68,14 +68,14 @@ def evaluate_experiment(exp, evaluators=None):
   return {split: evaluate() for split, evaluate in evaluators.items()}
 
 
-def evaluate_workdir(workdir, checkpoint=None, data_dir=None, num_trials=None):
+def evaluate_workdir(workdir, checkpoint=None, num_trials=None):
   """The paper's table for a trained run (restored from ``workdir``)."""
   config = workdir_lib.load_config(workdir)
   if num_trials is not None:
     if int(num_trials) < 1:
       raise errors.ConfigError(f'num_trials={num_trials} must be >= 1')
     config.eval_trials = int(num_trials)
-  exp = experiment_lib.build_experiment(config, data_dir)
+  exp = experiment_lib.build_experiment(config)
   path = workdir_lib.checkpoint_path(workdir, checkpoint)
   workdir_lib.restore_model(exp.model, path)
   table = evaluate_experiment(exp)

@@ -39,12 +39,12 @@ def validate_config(config):
         'training does not have: continue a trained run with bin/regularize.py --penalty')
 
 
-def build_experiment(config, data_dir=None):
+def build_experiment(config):
   """Validates the config, loads data and creates the model (writes nothing)."""
   validate_config(config)
   curriculum = curricula.create_curriculum(config)
-  train_task = workdir_lib.make_task(config, 'train', data_dir)
-  test_task = workdir_lib.make_task(config, 'test', data_dir)
+  train_task = workdir_lib.make_task(config, 'train')
+  test_task = workdir_lib.make_task(config, 'test')
   model = memory_rnn.create_model(config, train_task.num_features, train_task.num_outputs,
                                   image_shape=train_task.image_shape)
   # Our own loops compile train_step with XLA; model.compile's flag only affects fit().

@@ -3,13 +3,13 @@
 Reading ``metrics.jsonl`` back (and truncating it on resume) is ``memrnn_tf.workdir``'s job.
 """
 
-import json
 import math
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 
 
@@ -23,7 +23,7 @@ class MetricsWriter:
   def write(self, step, record):
     record = {'step': int(step), **record}
     with open(self.path, 'a') as f:
-      f.write(json.dumps(record, default=workdir_lib.json_default) + '\n')
+      f.write(files.dumps(record, indent=None) + '\n')
     with self.tb.as_default(step=int(step)):
       for k, v in record.items():
         if k != 'step' and isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
+from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.training import experiment
 from memrnn_tf.training import loop
@@ -112,7 +113,6 @@ class Replayer:
 
   Args:
     workdir: a run made by ``trainer.train_and_evaluate``.
-    data_dir: dataset directory (else the config's / ``$MEMRNN_DATA_DIR``).
     check: compare replayed weights with every stored snapshot passed on the way.
 
   Attributes:
@@ -122,13 +122,13 @@ class Replayer:
     steps_trained: training steps replayed so far.
   """
 
-  def __init__(self, workdir, data_dir=None, check=True):
+  def __init__(self, workdir, check=True):
     self.workdir = workdir
     config = workdir_lib.load_config(workdir)
     if config.get('deterministic', False):
       tf.config.experimental.enable_op_determinism()
     self.config = config
-    self.exp = experiment.build_experiment(config, data_dir)
+    self.exp = experiment.build_experiment(config)
     self.model = self.exp.model
     self.chunk = loop.make_train_chunk(self.exp)
     self.states = exact_states(workdir)
@@ -194,7 +194,7 @@ class Replayer:
     return None if not self.checks else all(d == 0.0 for _, d in self.checks)
 
 
-def replay_weights(workdir, steps, data_dir=None, check=True, replayer=None):
+def replay_weights(workdir, steps, check=True, replayer=None):
   """Makes the weights of ``steps`` loadable with ``load_weights`` (replay cache on disk).
 
   Steps already stored (snapshot, checkpoint, cache) are skipped; the rest are replayed in
@@ -204,7 +204,6 @@ def replay_weights(workdir, steps, data_dir=None, check=True, replayer=None):
   Args:
     workdir: the run.
     steps: training steps.
-    data_dir: dataset directory.
     check: compare with stored snapshots on the way (see ``Replayer``).
     replayer: an existing ``Replayer`` of this workdir to reuse.
 
@@ -216,16 +215,14 @@ def replay_weights(workdir, steps, data_dir=None, check=True, replayer=None):
   todo = sorted({int(s) for s in steps} - stored)
   if not todo:
     return {'replayed': [], 'steps_trained': 0, 'checks': [], 'bit_exact': None}
-  replayer = replayer or Replayer(workdir, data_dir, check=check)
+  replayer = replayer or Replayer(workdir, check=check)
   os.makedirs(os.path.join(workdir, 'replay'), exist_ok=True)
   trained_before = replayer.steps_trained
   checks_before = len(replayer.checks)
   for step in todo:
     replayer.advance_to(step)
-    path = cache_path(workdir, step)
-    with open(path + '.tmp', 'wb') as f:
-      np.savez(f, **{f'w{i}': w for i, w in enumerate(replayer.model.get_weights())})
-    os.replace(path + '.tmp', path)
+    files.write_npz(cache_path(workdir, step),
+                    **{f'w{i}': w for i, w in enumerate(replayer.model.get_weights())})
   checks = replayer.checks[checks_before:]
   logging.info('Replayed %d steps of %s (%d training steps), snapshot checks: %s',
                len(todo), workdir, replayer.steps_trained - trained_before, checks)

@@ -16,13 +16,12 @@ from memrnn_tf.training import experiment as experiment_lib
 from memrnn_tf.training import loop
 
 
-def train_and_evaluate(config, workdir, data_dir=None, evaluate=True):
+def train_and_evaluate(config, workdir, evaluate=True):
   """Trains (resuming if possible) and evaluates; returns the final evaluation table.
 
   Args:
     config: experiment ``ConfigDict`` (e.g. ``configs/mnist.py:cpu``).
     workdir: directory for config, checkpoints, snapshots, metrics and results.
-    data_dir: directory with the dataset files (overrides ``config.data_dir``).
     evaluate: evaluate and write eval.json (else only train: the result has no table).
 
   Raises:
@@ -35,9 +34,7 @@ def train_and_evaluate(config, workdir, data_dir=None, evaluate=True):
   perf.configure_threads(config)
   if config.get('deterministic', False):
     tf.config.experimental.enable_op_determinism()
-  if data_dir:
-    config.data_dir = str(data_dir)
-  exp = experiment_lib.build_experiment(config, data_dir)  # all validation before the workdir
+  exp = experiment_lib.build_experiment(config)  # all validation before the workdir
   model = exp.model
   manager, writer = loop.open_workdir(config, workdir, model)
   snapshots = loop.snapshot_manager(model, workdir)
