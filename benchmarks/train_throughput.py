@@ -39,6 +39,8 @@ from memrnn_tf.training import loop
 _BATCHES = flags.DEFINE_list('batch_sizes', ['1', '32', '128', '512'], 'Batch sizes.')
 _CELLS = flags.DEFINE_list('cells', ['gru', 'lstm'], 'Cells.')
 _SECONDS = flags.DEFINE_float('seconds', 4.0, 'Approximate timing per measurement.')
+_STEPS = flags.DEFINE_integer('steps', None, 'Training steps per timed call (default '
+                               'max(10, 2048 // batch size)).', lower_bound=1)
 _RESET_AFTER = flags.DEFINE_boolean('reset_after', False, 'GRU variant.')
 _JIT = flags.DEFINE_enum('jit_compile', 'config', ['config', 'true', 'false'],
                          'XLA for the train step; config: what the cpu config uses.')
@@ -109,7 +111,7 @@ def main(argv):
         for _ in tf.range(n):
           step(batch)
 
-      n_steps = max(10, 2048 // batch_size)
+      n_steps = _STEPS.value or max(10, 2048 // batch_size)
       for mode, fn in (('step', step_only), ('e2e', loop.make_train_chunk(exp))):
         sec = _time(fn, n_steps, _SECONDS.value)
         rows.append((cell, batch_size, bool(config.perf.jit_compile), model.num_chains, mode, sec))
