@@ -204,6 +204,9 @@ def test_ray_smoke_sweep_and_a_failing_run(tmp_path, data_dir, monkeypatch):
   from memrnn_tf.sweep import ray_backend  # pylint: disable=g-import-not-at-top
   monkeypatch.setenv('MEMRNN_DATA_DIR', data_dir)
   monkeypatch.setenv('PYTHONPATH', REPO)
+  # Ray starts its workers at nice 15: beside any other busy process (a second test worker,
+  # a training job) the runs would barely get the CPU.
+  monkeypatch.setenv('RAY_worker_niceness', '0')
   sweep_config = _sweep_config('smoke', seed=(0,), curriculum=('decu', 'nocu'))
   root = str(tmp_path / 'ray')
   records = driver.run_sweep(sweep_config, root,
