@@ -23,7 +23,7 @@ setuptools.setup(
     ],
     extras_require={
         # Ray is in the test extra so that CI runs the Ray backend's test.
-        'test': ['pytest>=7', 'ray>=2.9'],
+        'test': ['pytest>=7', 'pytest-xdist>=3', 'ray>=2.9'],
         # Optional: run sweeps as Ray tasks (bin/sweep.py --ray_address=...).
         'ray': ['ray>=2.9'],
         # Optional: load MNIST / CIFAR-10 through TensorFlow Datasets when online.

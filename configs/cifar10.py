@@ -83,6 +83,7 @@ def get_config(arg='cpu'):
     config.task.seq_len = 10
     config.task.t_max = 10
     config.perf.steps_per_execution = 4
+    config.perf.jit_compile = False  # XLA's compile would take most of a smoke run's time
     config.log_every = 4
     config.checkpoint_every = 4
     config.snapshot_every = 4

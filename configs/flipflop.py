@@ -116,6 +116,7 @@ def get_config(arg='delay8'):
     config.batch_size = 8
     config.learning_rate = 3e-3
     config.perf.steps_per_execution = 5
+    config.perf.jit_compile = False  # XLA's compile would take most of a smoke run's time
     config.log_every = 10
     config.checkpoint_every = 10
     config.progress_bar = False

@@ -110,6 +110,7 @@ def get_config(arg='cpu'):
     config.task.t_max = 10
     config.decu.t_max_start = 6
     config.perf.steps_per_execution = 4
+    config.perf.jit_compile = False  # XLA's compile would take most of a smoke run's time
     config.log_every = 8
     config.checkpoint_every = 8
     config.snapshot_every = 8
