@@ -543,18 +543,26 @@ def test_damaged_config_json_in_an_analysis_of_several_runs_is_one_line(run):
                                 'it from a copy, or leave this run out')
 
 
+def _start_training(args, checkpoint_index, data_dir, stdout=subprocess.PIPE):
+  """Starts ``python <args>`` in the repository; returns it once ``checkpoint_index``
+  exists (training has started and saved)."""
+  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
+  proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, stdout=stdout,
+                          stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 600
+  while not checkpoint_index.exists():
+    assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+    time.sleep(0.1)
+  return proc
+
+
 @pytest.mark.slow
 def test_ctrl_c_of_the_train_binary_saves_and_says_how_to_resume(tmp_path, data_dir):
   workdir = tmp_path / 'run'
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
-  proc = subprocess.Popen(
-      [sys.executable, 'bin/train.py', f'--config={REPO}/configs/mnist.py:smoke',
-       f'--workdir={workdir}', '--config.num_steps=100000', '--config.perf.jit_compile=False'],
-      cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
-  deadline = time.time() + 600
-  while not (workdir / 'checkpoints' / 'checkpoint').exists():  # training has started
-    assert proc.poll() is None and time.time() < deadline
-    time.sleep(0.1)
+  proc = _start_training(
+      ['bin/train.py', f'--config={REPO}/configs/mnist.py:smoke', f'--workdir={workdir}',
+       '--config.num_steps=100000', '--config.perf.jit_compile=False'],
+      workdir / 'checkpoints' / 'checkpoint', data_dir, stdout=None)
   proc.send_signal(signal.SIGINT)
   _, err = proc.communicate(timeout=300)
   assert proc.returncode == 130, err[-3000:]
@@ -629,17 +637,11 @@ def test_a_stop_signal_reaches_the_running_command_and_no_new_one_starts(tmp_pat
 @pytest.mark.slow
 def test_sigterm_to_a_sweep_lets_its_run_save_then_the_rerun_resumes(tmp_path, data_dir):
   root = tmp_path / 'sweep'
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
-  proc = subprocess.Popen(
-      [sys.executable, 'bin/sweep.py', f'--config={REPO}/configs/sweep.py:smoke',
-       f'--root={root}', "--config.axes.curriculum=('decu',)", '--config.axes.seed=(0,)',
+  proc = _start_training(
+      ['bin/sweep.py', f'--config={REPO}/configs/sweep.py:smoke', f'--root={root}',
+       "--config.axes.curriculum=('decu',)", '--config.axes.seed=(0,)',
        '--config.run.num_steps=100000', '--concurrency=1'],
-      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  index = root / 'gru_decu_logits_s0' / 'checkpoints' / 'checkpoint'
-  deadline = time.time() + 600
-  while not index.exists():  # training has started
-    assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
-    time.sleep(0.1)
+      root / 'gru_decu_logits_s0' / 'checkpoints' / 'checkpoint', data_dir)
   proc.send_signal(signal.SIGTERM)
   _, err = proc.communicate(timeout=300)
   assert proc.returncode == 143, err[-3000:]
