@@ -595,3 +595,49 @@ def _dose_response(*flags):
   return subprocess.run([sys.executable, os.path.join(repo, 'bin', 'dose_response.py'), *flags],
                         env=dict(os.environ, PYTHONPATH=repo), capture_output=True, text=True,
                         timeout=300, check=False)
+
+
+def test_training_seconds_add_up_every_session_of_a_run():
+  from memrnn_tf.reproduce.inputs import training_seconds
+  # Session 1 from step 0: 2,000 steps at 2.5 steps/s = 800 s (its earlier record says
+  # 500 s at step 1,000, which the later one includes); session 2 resumed at 2,000:
+  # 1,000 steps at 1 step/s = 1,000 s; an evaluation record has no rate.
+  records = [{'step': 1000, 'steps_per_sec': 2.0, 'session_start_step': 0},
+             {'step': 2000, 'steps_per_sec': 2.5, 'session_start_step': 0},
+             {'step': 3000, 'steps_per_sec': 1.0, 'session_start_step': 2000},
+             {'step': 3000}]
+  assert training_seconds(records) == pytest.approx(1800.0)
+  # A session that resumed at the same step as the one before it (no record in between).
+  again = records[:2] + [{'step': 1000, 'steps_per_sec': 4.0, 'session_start_step': 0}]
+  assert training_seconds(again) == pytest.approx(800.0 + 250.0)
+  # Records without the session start: each interval at its own rate.
+  old = [{'step': 1000, 'steps_per_sec': 2.0}, {'step': 2000, 'steps_per_sec': 4.0}]
+  assert training_seconds(old) == pytest.approx(500.0 + 250.0)
+  assert training_seconds(old + [{'step': 3000, 'steps_per_sec': 1.0,
+                                  'session_start_step': 2000}]) == pytest.approx(1750.0)
+  assert training_seconds([{'step': 10}]) is None and training_seconds([]) is None
+
+
+def test_published_runs_give_the_training_seconds_of_their_metrics(full, tmp_path):
+  from memrnn_tf.reproduce import publish
+  root, _ = full
+  run = os.path.join('mnist_gru', 'gru_decu_sigmoid_s0')
+  metrics = os.path.join(root, run, 'metrics.jsonl')
+  assert not os.path.exists(metrics)
+  try:  # 2,000 steps at 4 steps/s, then 1,000 more at 2 steps/s after a resume
+    _write_lines(metrics, [
+        {'step': 1000, 'split': 'train', 'steps_per_sec': 5.0, 'session_start_step': 0},
+        {'step': 2000, 'split': 'train', 'steps_per_sec': 4.0, 'session_start_step': 0},
+        {'step': 2000, 'split': 'eval_test', 'digit_accuracy': 0.5},
+        {'step': 3000, 'split': 'train', 'steps_per_sec': 2.0, 'session_start_step': 2000}])
+    publish.publish(root, str(tmp_path / 'published'))
+  finally:
+    os.remove(metrics)
+  runs = {r['run']: r for r in json.load(open(tmp_path / 'published' / 'runs.json'))}
+  assert runs[run]['training_seconds'] == pytest.approx(500.0 + 500.0)
+  assert runs[os.path.join('mnist_gru', 'gru_decu_sigmoid_s1')]['training_seconds'] is None
+
+
+def _write_lines(path, records):
+  with open(path, 'w') as f:
+    f.writelines(json.dumps(r) + '\n' for r in records)

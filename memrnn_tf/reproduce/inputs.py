@@ -138,6 +138,38 @@ def evaluation(workdir):
   return table if table and 'test' in table else None
 
 
+def training_seconds(records):
+  """Seconds spent in training steps, over every session of a run, from its train records.
+
+  Each record's ``steps_per_sec`` is the rate since its session began training at
+  ``session_start_step``, so ``(step - session_start_step) / steps_per_sec`` is that
+  session's time so far and a session's last record gives its total. Records written
+  before ``session_start_step`` was logged count ``(step - previous step) / steps_per_sec``
+  (exact at a steady rate). Start-up, evaluation and checkpoint writes are not included.
+
+  Args:
+    records: the ``split == 'train'`` records of ``metrics.jsonl``, in order.
+
+  Returns:
+    The seconds (float), or None without any record that has a rate.
+  """
+  total, seen, previous, session, elapsed = 0.0, False, 0, None, 0.0
+  for r in records:
+    rate, step = r.get('steps_per_sec'), r.get('step', 0)
+    if not rate:
+      continue
+    seen = True
+    start = r.get('session_start_step')
+    if start is None:
+      total += (step - previous) / rate
+    else:
+      if session != start or step <= previous:  # a new session began
+        total, session = total + elapsed, start
+      elapsed = (step - start) / rate
+    previous = step
+  return total + elapsed if seen else None
+
+
 def slow_point_classes(workdir, method):
   """The per-class table of the run's class slow points of ``method`` ('paper' or
   'refined'), or None."""

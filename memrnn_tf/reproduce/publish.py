@@ -16,6 +16,7 @@ import os
 import shutil
 
 from memrnn_tf import files
+from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.reproduce import inputs
 
 _TRAIN_PREFIX = 'train_'
@@ -35,20 +36,8 @@ def _copy_json(src, dst, root):
     files.write_text(dst, _relative(f.read(), root))
 
 
-def _sweep_seconds(root):
-  """``{workdir: training seconds}`` from the training grids' ``sweep.json``."""
-  out = {}
-  for path in glob.glob(os.path.join(root, '*', 'sweep.json')):
-    sweep = inputs.read_json(path) or {}
-    for r in sweep.get('runs', []):
-      if r.get('workdir'):
-        out[os.path.abspath(r['workdir'])] = r.get('seconds')
-  return out
-
-
 def runs_table(repro):
   """One entry per network of the training stages (JSON-ready dicts)."""
-  seconds = _sweep_seconds(repro.root)
   out = []
   for name in (n for n in repro.stages if n.startswith(_TRAIN_PREFIX)):
     for w in repro.workdirs([name]):
@@ -64,7 +53,8 @@ def runs_table(repro):
           'seed': config.get('seed'), 'num_steps': config.get('num_steps'),
           'batch_size': config.get('batch_size'),
           'learning_rate': config.get('learning_rate'),
-          'training_seconds': seconds.get(os.path.abspath(w)),
+          'training_seconds': inputs.training_seconds(
+              workdir_lib.read_metrics(w, split='train')),
           'eval': inputs.evaluation(w)})
   return out
 

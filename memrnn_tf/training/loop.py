@@ -187,7 +187,7 @@ def training_loop(model, chunk, config, manager, writer, snapshots=None, stage_f
         record = metrics_lib.metric_values(model)
         record.update(stage, split='train', learning_rate=float(
             model.optimizer.learning_rate), steps_per_sec=(step - start_step) / max(
-                time.time() - start_time, 1e-9))
+                time.time() - start_time, 1e-9), session_start_step=start_step)
         writer.write(step, record)
         if progbar is None:
           logging.info('Step %d: %s', step, ', '.join(
