@@ -115,6 +115,13 @@ def _residual_fn(step_fn, constants):
   return lambda x, p: step_fn.step(x, p, constants) - x
 
 
+def _closed_jacobian_fn(step_fn, constants):
+  """``dF/dx(x, p)`` in closed form (``StepFunction.state_jacobian``), or ``None``."""
+  if not step_fn.has_state_jacobian:
+    return None
+  return lambda x, p: step_fn.state_jacobian(x, p, constants)
+
+
 # Points per piece of the Jacobian: its ``d`` copies of each point and their autodiff
 # intermediates (``[piece * d, gates * d]``) stay within a cache-sized budget; on the whole
 # batch at once they are memory-bound (several times slower per point, measured).
@@ -126,15 +133,20 @@ def piece_size(d, itemsize):
   return max(1, _PIECE_BYTES // max(1, d * d * itemsize))
 
 
-def _linearise(residual, x, p):
+def _linearise(residual, x, p, closed_jacobian=None):
   """``r [M, d]``, ``J = dr/dx [M, d, d]``, ``J^T J``, ``J^T r`` and the max of diag(J^T J).
 
-  ``J`` by reverse mode on ``d`` copies of every point (copy ``k`` back-propagates the
-  ``k``-th residual): one ordinary gradient, which traces in a fraction of the time
+  ``J`` from ``closed_jacobian(x, p)`` (dF/dx, ``_closed_jacobian_fn``) when given, else
+  by reverse mode on ``d`` copies of every point (copy ``k`` back-propagates the ``k``-th
+  residual): one ordinary gradient, which traces in a fraction of the time
   ``batch_jacobian``'s vectorisation takes (several seconds per cell), for about 1.5x its
-  arithmetic. Computed in pieces of ``piece_size`` points (one ``tf.map_fn`` over the batch
-  padded to whole pieces), so that the copies stay in cache.
+  arithmetic, computed in pieces of ``piece_size`` points (one ``tf.map_fn`` over the
+  batch padded to whole pieces), so that the copies stay in cache.
   """
+  if closed_jacobian is not None:
+    jac = closed_jacobian(x, p)
+    return _normal_equations(residual(x, p),
+                             tf.linalg.set_diag(jac, tf.linalg.diag_part(jac) - 1.0))
   m, d = tf.shape(x)[0], x.shape[-1]
   piece = tf.maximum(tf.minimum(piece_size(d, x.dtype.size), m), 1)
   # At least one piece (an empty map_fn cannot stack its outputs); the padding (zeros) is
@@ -149,8 +161,11 @@ def _linearise(residual, x, p):
                      fn_output_signature=(tf.TensorSpec([None, d], x.dtype),
                                           tf.TensorSpec([None, d, d], x.dtype)),
                      parallel_iterations=1)
-  r = tf.reshape(r, [-1, d])[:m]
-  jac = tf.reshape(jac, [-1, d, d])[:m]
+  return _normal_equations(tf.reshape(r, [-1, d])[:m], tf.reshape(jac, [-1, d, d])[:m])
+
+
+def _normal_equations(r, jac):
+  """``_linearise``'s outputs from ``r [M, d]`` and ``J [M, d, d]``."""
   a = tf.linalg.matmul(jac, jac, transpose_a=True)
   b = tf.linalg.matvec(jac, r, transpose_a=True)
   return r, jac, a, b, tf.reduce_max(tf.linalg.diag_part(a), axis=-1)
@@ -272,7 +287,9 @@ def make_refine(step_fn, bound):
   @tf.function(reduce_retracing=True, autograph=False)
   def run(x0, prepared, max_iters, tol):
     dtype = x0.dtype
-    residual = _residual_fn(step_fn, step_fn.constants())
+    constants = step_fn.constants()
+    residual = _residual_fn(step_fn, constants)
+    closed_jacobian = _closed_jacobian_fn(step_fn, constants)
     lim = _bounds_tensor(bound, dtype)
     clip = (lambda x: x) if lim is None else (lambda x: tf.clip_by_value(x, -lim, lim))
     n = tf.shape(x0)[0]
@@ -283,7 +300,7 @@ def make_refine(step_fn, bound):
       ``J^T J``, ``J^T r``, max diag, finiteness and the status rules (judged on the
       undamped Gauss-Newton step, exactly as ``diagnose`` judges: a large damping makes
       any step small)."""
-      r, jac, a, b, diag_max = _linearise(residual, x, p)
+      r, jac, a, b, diag_max = _linearise(residual, x, p, closed_jacobian)
       finite = tf.math.is_finite(tf.reduce_sum(tf.square(r), -1)) & tf.math.is_finite(
           diag_max)
       active = None if lim is None else _active_set(x, b, lim)[1]
@@ -384,9 +401,11 @@ def make_diagnose(step_fn, bound=None):
 
   @tf.function(reduce_retracing=True, autograph=False)
   def run(x, prepared, tol):
-    residual = _residual_fn(step_fn, step_fn.constants())
+    constants = step_fn.constants()
+    residual = _residual_fn(step_fn, constants)
     lim = _bounds_tensor(bound, x.dtype)
-    r, jac, a, b, diag_max = _linearise(residual, x, prepared)
+    r, jac, a, b, diag_max = _linearise(residual, x, prepared,
+                                        _closed_jacobian_fn(step_fn, constants))
     finite = tf.math.is_finite(tf.reduce_sum(r, -1)) & tf.math.is_finite(diag_max)
     # Gauss-Newton step in the free coordinates: damping only at the rounding level.
     active = None if lim is None else _active_set(x, b, lim)[1]
