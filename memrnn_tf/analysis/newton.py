@@ -214,17 +214,59 @@ def _damped_step(a, b, mu, diag_max, finite, active=None, scale=None):
   eps = np.finfo(a.dtype.as_numpy_dtype).eps
   d = tf.shape(a)[-1]
   eye = tf.eye(d, dtype=a.dtype)
+  # Each replacement is a pass over [M, d, d]: made only where some point needs it.
   if active is not None:
-    a = tf.where(active[:, :, None] | active[:, None, :], eye, a)
+    a = tf.cond(tf.reduce_any(active),
+                lambda: tf.where(active[:, :, None] | active[:, None, :], eye, a), lambda: a)
     b = tf.where(active, tf.zeros_like(b), b)
-  a = tf.where(finite[:, None, None], a, eye)
+  a = tf.cond(tf.reduce_all(finite), lambda: a,
+              lambda: tf.where(finite[:, None, None], a, eye))
   b = tf.where(finite[:, None], b, tf.zeros_like(b))
   # Floored at the rounding level of ``a``: the Cholesky factorisation exists where J is
   # singular.
   damping = mu[:, None] * (tf.ones_like(b) if scale is None else scale)
   damping = tf.maximum(damping, (_MU_FLOOR * eps * (1.0 + diag_max))[:, None])
-  chol = tf.linalg.cholesky(a + tf.linalg.diag(damping))
+  chol = tf.linalg.cholesky(tf.linalg.set_diag(a, tf.linalg.diag_part(a) + damping))
   return -tf.linalg.cholesky_solve(chol, b[..., None])[..., 0]
+
+
+def _gauss_newton_step(x, a, b, diag_max, finite, active, xtol):
+  """The undamped (projected) Gauss-Newton step the status is judged on, ``[M, d]``; ``inf``
+  where it is certainly not negligible (``_criteria``'s ``small_step``), unsolved.
+
+  The step solves ``M dx = -b_free``, with ``M`` the matrix of ``_damped_step`` at the
+  rounding-level damping ``delta``, whose largest eigenvalue is at most its trace,
+  ``trace(J^T J) + (frozen coordinates) + d delta``; so ``|dx|_inf >= ||dx||_2 / sqrt(d) >=
+  ||b_free|| / (sqrt(d) trace(M))``. Where that bound exceeds twice the ``xtol`` test (the
+  factor covers the solve's rounding) the Cholesky solve is skipped: far from a root (most
+  points in the first iterations) that is one factorisation per point less, and the status
+  is the same (``inf`` fails both tests that use the step).
+
+  Args:
+    x, a, b, diag_max, finite, active: as in ``_damped_step`` (``x`` the states).
+    xtol: the negligible step per unit of ``max(1, |x|_inf)``.
+  """
+  eps = np.finfo(a.dtype.as_numpy_dtype).eps
+  d = tf.cast(tf.shape(a)[-1], a.dtype)
+  frozen = 0.0 if active is None else tf.reduce_sum(tf.cast(active, a.dtype), -1)
+  b_free = b if active is None else tf.where(active, tf.zeros_like(b), b)
+  trace = (tf.reduce_sum(tf.linalg.diag_part(a), -1) + frozen
+           + d * _MU_FLOOR * eps * (1.0 + diag_max))
+  bound = tf.norm(b_free, axis=-1) / (tf.sqrt(d) * trace)
+  need = finite & ~(bound > 2.0 * xtol * tf.maximum(tf.reduce_max(tf.abs(x), -1), 1.0))
+  zero = tf.zeros_like(diag_max)
+
+  def subset():
+    where = tf.where(need)
+    pick = lambda t: tf.gather_nd(t, where)  # noqa: E731
+    step = _damped_step(pick(a), pick(b), pick(zero), pick(diag_max),
+                        tf.ones(tf.shape(where)[:1], tf.bool),
+                        None if active is None else pick(active))
+    return tf.tensor_scatter_nd_update(tf.fill(tf.shape(b), tf.constant(np.inf, a.dtype)),
+                                       where, step)
+
+  return tf.cond(tf.reduce_all(need | ~finite),
+                 lambda: _damped_step(a, b, zero, diag_max, finite, active), subset)
 
 
 def _criteria(x, r, b, dx, jac, diag_max, tol, lim=None):
@@ -304,7 +346,7 @@ def make_refine(step_fn, bound):
       finite = tf.math.is_finite(tf.reduce_sum(tf.square(r), -1)) & tf.math.is_finite(
           diag_max)
       active = None if lim is None else _active_set(x, b, lim)[1]
-      gn_step = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite, active)
+      gn_step = _gauss_newton_step(x, a, b, diag_max, finite, active, tol['xtol'])
       fixed, slow, judged = _criteria(x, r, b, gn_step, jac, diag_max, tol, lim)[:3]
       return {'r': r, 'jac': jac, 'a': a, 'b': b, 'diag_max': diag_max, 'finite': finite,
               'fixed': fixed, 'slow': slow, 'judged': judged}
