@@ -316,6 +316,10 @@ def tolerance_tensors(tol, dtype):
   return {k: tf.constant(v, dtype) for k, v in dataclasses.asdict(tol).items()}
 
 
+# The [M, d, d] parts of a linearisation (the loop keeps them in groups, ``make_refine``).
+_MATRICES = ('jac', 'a')
+
+
 def make_refine(step_fn, bound):
   """The compiled Levenberg-Marquardt loop for ``step_fn`` (see ``refine``).
 
@@ -348,33 +352,48 @@ def make_refine(step_fn, bound):
       active = None if lim is None else _active_set(x, b, lim)[1]
       gn_step = _gauss_newton_step(x, a, b, diag_max, finite, active, tol['xtol'])
       fixed, slow, judged = _criteria(x, r, b, gn_step, jac, diag_max, tol, lim)[:3]
-      return {'r': r, 'jac': jac, 'a': a, 'b': b, 'diag_max': diag_max, 'finite': finite,
-              'fixed': fixed, 'slow': slow, 'judged': judged}
+      return {'r': r, 'jac': jac, 'a': a, 'b': b, 'diag': tf.linalg.diag_part(a),
+              'diag_max': diag_max, 'finite': finite, 'fixed': fixed, 'slow': slow,
+              'judged': judged}
 
-    def body(i, idx, x, p, mu, nu, last, dmax, moved, lin, count, out):
-      # Only the points whose last step was accepted are linearised again: a rejected step
-      # leaves x, and so everything in ``lin``, unchanged (only the damping changes).
-      where = tf.where(moved)
-      fresh = linearise(tf.gather_nd(x, where), tf.gather_nd(p, where))
-      lin = {k: tf.tensor_scatter_nd_update(lin[k], where, fresh[k]) for k in lin}
-      count += tf.shape(where)[0]
-      r, jac, a, b, diag_max, finite = (lin[k] for k in ('r', 'jac', 'a', 'b', 'diag_max',
-                                                          'finite'))
+    def body(i, idx, x, p, mu, nu, last, dmax, n_moved, still, count, out):
+      # The points are ordered: the first ``n_moved`` took a step last iteration and are
+      # linearised again; the others' last step was rejected, which leaves x, and so
+      # everything in their linearisation (``still``), unchanged (only the damping
+      # changes). The large ``[M, d, d]`` parts (``_MATRICES``) stay in these two groups
+      # and are never concatenated, scattered or masked as a whole (that was a third of the
+      # loop's time): only the rejected points' are carried to the next iteration.
+      fresh = linearise(x[:n_moved], p[:n_moved])
+      groups = (fresh, still)
+      count += n_moved
+      lin = {k: tf.concat([fresh[k], still[k]], 0) for k in fresh if k not in _MATRICES}
+
+      def per_group(fn, *args):
+        """``fn(group, *args of its points)`` on both groups, concatenated."""
+        parts = [fn(g, *(t[:n_moved] if k == 0 else t[n_moved:] for t in args))
+                 for k, g in enumerate(groups)]
+        return tf.concat(parts, 0)
+
+      r, b, diag_max, finite = (lin[k] for k in ('r', 'b', 'diag_max', 'finite'))
       s = tf.reduce_sum(tf.square(r), -1)
       mu = tf.where(mu < 0, _TAU * tf.maximum(diag_max, 1e-300), mu)
       active = None if lim is None else _active_set(x, b, lim)[1]
-      diag = tf.linalg.diag_part(a)
-      dmax = tf.where(finite[:, None], tf.maximum(dmax, diag), dmax)
+      dmax = tf.where(finite[:, None], tf.maximum(dmax, lin['diag']), dmax)
       scale = tf.maximum(dmax / tf.maximum(tf.reduce_max(dmax, -1, keepdims=True), 1e-300),
                          _SCALE_FLOOR)
-      dx = _damped_step(a, b, mu, diag_max, finite, active, scale)
+      if active is None:
+        dx = per_group(lambda g, b_, mu_, m_, f_, s_: _damped_step(
+            g['a'], b_, mu_, m_, f_, None, s_), b, mu, diag_max, finite, scale)
+      else:
+        dx = per_group(lambda g, b_, mu_, m_, f_, s_, act: _damped_step(
+            g['a'], b_, mu_, m_, f_, act, s_), b, mu, diag_max, finite, scale, active)
       fixed, slow = lin['fixed'], lin['slow']
       stuck = mu > _MU_CEIL * (1.0 + diag_max)
       stop = ~lin['judged'] | fixed | slow | stuck
       # Trial step; the gain ratio compares the fall of S with the linear model's.
       xt = clip(x + dx)
       st = tf.reduce_sum(tf.square(residual(xt, p)), -1)
-      model = r + tf.linalg.matvec(jac, xt - x)
+      model = r + per_group(lambda g, v: tf.linalg.matvec(g['jac'], v), xt - x)
       predicted = s - tf.reduce_sum(tf.square(model), -1)
       rho = (s - st) / tf.where(predicted > 0, predicted, tf.ones_like(predicted))
       accept = tf.math.is_finite(st) & (st < s) & (predicted > 0)
@@ -387,17 +406,29 @@ def make_refine(step_fn, bound):
       out = _scatter_out(out, tf.boolean_mask(idx, stop), tf.boolean_mask(x, stop),
                          i, tf.boolean_mask(last, stop), tf.boolean_mask(reason, stop))
       x = tf.where(accept[:, None], xt, x)
-      keep = lambda t: tf.boolean_mask(t, ~stop)  # noqa: E731
-      return (i + 1, keep(idx), keep(x), keep(p), keep(mu), keep(nu), keep(last), keep(dmax),
-              keep(accept), tf.nest.map_structure(keep, lin), count, out)
+      # The next batch: the points that moved first, then those that did not.
+      moved, kept = ~stop & accept, ~stop & ~accept
+      order = tf.concat([tf.where(moved)[:, 0], tf.where(kept)[:, 0]], 0)
+      take = lambda t: tf.gather(t, order)  # noqa: E731
+      kept_at = tf.cast(tf.where(kept)[:, 0], tf.int32)
+      from_fresh = tf.boolean_mask(kept_at, kept_at < n_moved)
+      from_still = tf.boolean_mask(kept_at, kept_at >= n_moved) - n_moved
+      still = {k: tf.gather(lin[k], kept_at) for k in lin}
+      still.update({k: tf.concat([tf.gather(fresh[k], from_fresh),
+                                  tf.gather(groups[1][k], from_still)], 0)
+                    for k in _MATRICES})
+      n_moved = tf.reduce_sum(tf.cast(moved, tf.int32))
+      return (i + 1, take(idx), take(x), take(p), take(mu), take(nu), take(last), take(dmax),
+              n_moved, still, count, out)
 
     inf = tf.fill([n], tf.constant(np.inf, dtype))
     d = x0.shape[-1]
-    vec, mat, no = tf.zeros([n, d], dtype), tf.zeros([n, d, d], dtype), tf.zeros([n], tf.bool)
-    lin = {'r': vec, 'jac': mat, 'a': mat, 'b': vec, 'diag_max': tf.zeros([n], dtype),
-           'finite': no, 'fixed': no, 'slow': no, 'judged': no}
+    vec, no = tf.zeros([0, d], dtype), tf.zeros([0], tf.bool)
+    empty = {'r': vec, 'jac': tf.zeros([0, d, d], dtype), 'a': tf.zeros([0, d, d], dtype),
+             'b': vec, 'diag': vec, 'diag_max': tf.zeros([0], dtype), 'finite': no,
+             'fixed': no, 'slow': no, 'judged': no}
     init = (tf.constant(0), tf.range(n), x0, prepared, -tf.ones([n], dtype),
-            2.0 * tf.ones([n], dtype), inf, tf.zeros_like(x0), tf.ones([n], tf.bool), lin,
+            2.0 * tf.ones([n], dtype), inf, tf.zeros_like(x0), n, empty,
             tf.constant(0), (x0, tf.zeros([n], tf.int32), inf, tf.fill([n], 4)))
     invariants = tf.nest.map_structure(
         lambda t: tf.TensorShape([None] + t.shape[1:]) if t.shape.rank else t.shape, init)
