@@ -22,10 +22,15 @@ Gauss-Newton with damping lands on that minimum.
 The whole iteration is one ``tf.while_loop`` in one ``tf.function``. Points leave the batch
 as soon as they stop (the loop carries the active points only, with a dynamic leading
 dimension, and scatters the finished ones into the output), so the cost of an iteration
-follows the number of points still running. The Jacobian is most of that cost: it is
-computed only for the points whose last step was accepted (after a rejected step the point,
-and so ``r``, ``J``, the undamped step and the status, are unchanged; only the damping is
-new), in cache-sized pieces. XLA is not used: it needs static shapes, and
+follows the number of points still running. The Jacobian is computed only for the points
+whose last step was accepted (after a rejected step the point, and so ``r``, ``J``, the
+undamped step and the status, are unchanged; only the damping is new): in closed form where
+the map has one (``StepFunction.state_jacobian``: the package's cells and Keras' GRU, LSTM
+and SimpleRNN cells), else by autodiff in cache-sized pieces. The ``[M, d, d]`` arrays
+(``J``, ``J^T J``) are the memory traffic of an iteration: the loop keeps the points that
+moved first and the rejected ones after them, in two groups that are never concatenated,
+and the undamped step the status is judged on is solved only where it may be negligible
+(``_gauss_newton_step``). XLA is not used: it needs static shapes, and
 its batched Cholesky/LU on CPU was 20-40x slower than TF's own kernels (measured,
 ``[1024, 64, 64]`` float64). The dtype is that of the states (float64 recommended: near a
 marginal attractor the smallest singular value of ``J`` is 1e-4 or less, and float32
