@@ -161,11 +161,14 @@ def profile(step_fn, x0, result, seconds):
   point_iterations = int(its.sum() + np.sum(its < result.info['newton_iters']))
   jacobians = result.info['newton_linearisations']
   print(f'  {point_iterations} point-iterations, {jacobians} Jacobians (a rejected step '
-        'keeps its Jacobian)')
+        'keeps its Jacobian; ' + ('closed form' if step_fn.has_state_jacobian else 'autodiff')
+        + ')')
   variant = step_fn.with_dtype('float64')
   # pylint: disable=protected-access
-  residual = newton._residual_fn(variant, variant.constants())
-  linearise = tf.function(lambda x, p: newton._linearise(residual, x, p))
+  constants = variant.constants()
+  residual = newton._residual_fn(variant, constants)
+  closed = newton._closed_jacobian_fn(variant, constants)  # None: autodiff
+  linearise = tf.function(lambda x, p: newton._linearise(residual, x, p, closed))
   solve = tf.function(lambda a, b, mu, m, f, s: newton._damped_step(a, b, mu, m, f, None, s))
   # pylint: enable=protected-access
   trial = tf.function(lambda x, p: tf.reduce_sum(tf.square(residual(x, p)), -1))
@@ -179,8 +182,9 @@ def profile(step_fn, x0, result, seconds):
                  tf.ones_like(b)) / m,
              'trial step (one F)': _best_seconds(trial, x, p) / m}
     per_point = ', '.join(f'{k} {1e6 * v:.0f} us' for k, v in parts.items())
-    # Per iteration: Jacobians of the moved points; two solves (damped step, undamped step
-    # for the status) of the moved points, one of the others; one trial step per point.
+    # Per iteration: Jacobians of the moved points; a damped solve per point and an
+    # undamped one (for the status) per moved point, at most (it is skipped where a bound
+    # shows the step is not negligible); one trial step per point.
     est = {'Jacobian': jacobians * parts['Jacobian (+ J^T J, J^T r)'],
            'solves': (jacobians + point_iterations) * parts['damped solve (Cholesky)'],
            'trial steps': point_iterations * parts['trial step (one F)']}

@@ -16,6 +16,7 @@ from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints as sp
+from memrnn_tf.analysis import step_functions
 from memrnn_tf.models import cells
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -218,6 +219,99 @@ def test_jacobians_match_finite_differences(kind):
   np.testing.assert_allclose(
       result.input_jacobians(step_fn),
       _fd_jacobian(lambda i: to_xi(F(points, i)), inputs), **tol)
+
+
+_CLOSED_FORM_CELLS = {
+    'ours_gru': lambda n: cells.GRUCell(n),
+    'ours_gru_reset_after': lambda n: cells.GRUCell(n, reset_after=True),
+    'ours_lstm': lambda n: cells.LSTMCell(n),
+    'ours_simplernn': lambda n: cells.SimpleRNNCell(n),
+    'keras_gru': lambda n: keras.layers.GRUCell(n),
+    'keras_gru_reset_before': lambda n: keras.layers.GRUCell(n, reset_after=False),
+    'keras_gru_no_bias': lambda n: keras.layers.GRUCell(n, use_bias=False),
+    'keras_lstm': lambda n: keras.layers.LSTMCell(n),
+    'keras_simplernn': lambda n: keras.layers.SimpleRNNCell(n),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(_CLOSED_FORM_CELLS))
+def test_closed_form_state_jacobian_equals_autodiff(kind):
+  """The closed-form dF/dx (``cell_jacobians``) against reverse-mode autodiff of the cell's
+  own step in float64, on random weights (scale 0.8, gates far from saturation), states
+  and inputs: equal to rounding."""
+  units, input_dim, n = 5, 3, 7
+  cell = _CLOSED_FORM_CELLS[kind](units)
+  cell.build((None, input_dim))
+  rng = np.random.default_rng(4)
+  cell.set_weights([0.8 * rng.normal(size=w.shape).astype(np.float32)
+                    for w in cell.get_weights()])
+  step_fn = sp.step_fn_for_cell(cell).with_dtype('float64')
+  assert step_fn.has_state_jacobian
+  width = 2 * units if 'lstm' in kind else units
+  x = tf.constant(rng.uniform(-1, 1, (n, width)))
+  inputs = tf.constant(rng.normal(size=(n, input_dim)))
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = step_fn(x, inputs)
+  autodiff = tape.batch_jacobian(y, x).numpy()
+  closed = step_fn.state_jacobian(x, step_fn.prepare(inputs)).numpy()
+  assert closed.shape == (n, width, width) and np.abs(autodiff).max() > 0.3
+  np.testing.assert_allclose(closed, autodiff, rtol=0, atol=1e-12)
+  # And the compiled Jacobian of the results (jacobian_fns) is the closed form.
+  state_jacobian = step_functions.jacobian_fns(step_fn)[0]
+  np.testing.assert_allclose(state_jacobian(x, inputs, False), autodiff, rtol=0, atol=1e-12)
+
+
+def test_closed_form_state_jacobian_by_hand():
+  """h' = tanh(a h) per unit: dF/dh = a (1 - tanh^2(a h)) I, for our cell and Keras'."""
+  a, h = 2.0, np.array([[0.3, -0.7], [0.0, 1.0]])
+  expected = np.stack([np.diag(a * (1 - np.tanh(a * row) ** 2)) for row in h])
+  for stock in (False, True):
+    step_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(a, 2, stock)).with_dtype('float64')
+    np.testing.assert_allclose(
+        step_fn.state_jacobian(tf.constant(h), step_fn.prepare(tf.zeros([2, 1], tf.float64))),
+        expected, rtol=1e-14, atol=0)
+
+
+def test_without_closed_form_the_jacobian_is_autodiff():
+  """Other activations, plain callables and a replaced ``fn`` have no closed form; their
+  Jacobians come from autodiff, and a search on them still works."""
+  relu = keras.layers.SimpleRNNCell(2, activation='relu')
+  relu.build((None, 1))
+  relu.set_weights([np.zeros((1, 2), np.float32), 0.5 * np.eye(2, dtype=np.float32),
+                    np.zeros(2, np.float32)])
+  step_fn = sp.step_fn_for_cell(relu)
+  assert not step_fn.has_state_jacobian
+  tanh_fn = sp.step_fn_for_cell(_diagonal_tanh_cell(0.5, 2))
+  assert tanh_fn.has_state_jacobian
+  assert not tanh_fn.replace(fn=tanh_fn.fn).has_state_jacobian
+  assert tanh_fn.replace(to_xi=tanh_fn.to_xi).has_state_jacobian
+  with pytest.raises(ValueError, match='no closed-form state Jacobian'):
+    step_fn.state_jacobian(tf.zeros([1, 2]), tf.zeros([1, 1]))
+  result = sp.find_slow_points(step_fn, np.array([[0.5, -0.25]], np.float32),
+                               np.zeros(1, np.float32))
+  assert result.status.tolist() == ['fixed_point']
+  # h' = relu(h / 2): the root 0, dF/dh = 0.5 I where h > 0 (relu' at 0 is 0 in TF).
+  np.testing.assert_allclose(result.points, 0.0, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_closed_form_and_autodiff_refinements_agree():
+  """The refinement of the near-marginal GRU with the closed-form Jacobian and with
+  autodiff (the same float64 map without the closed form): the same statuses and
+  iterations, and points equal to rounding."""
+  cell = _marginal_gru()
+  step_fn = sp.step_fn_for_cell(cell)
+  variant = step_fn.with_dtype('float64')
+  plain = sp.StepFunction(variant.fn, state_bounds=variant.state_bounds)
+  assert variant.has_state_jacobian and not plain.has_state_jacobian
+  x0 = np.random.default_rng(1).uniform(-1, 1, (48, 6)).astype(np.float32)
+  closed = sp.find_slow_points(step_fn, x0, np.zeros(1, np.float32))
+  autodiff = sp.find_slow_points(plain, x0, np.zeros(1, np.float32))
+  np.testing.assert_array_equal(closed.status, autodiff.status)
+  np.testing.assert_array_equal(closed.iterations, autodiff.iterations)
+  np.testing.assert_allclose(closed.points, autodiff.points, rtol=0, atol=1e-10)
+  assert (closed.status == 'fixed_point').sum() >= 40
 
 
 def test_file_format_is_plain_npz_and_json(tmp_path):

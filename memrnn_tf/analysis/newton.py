@@ -22,10 +22,15 @@ Gauss-Newton with damping lands on that minimum.
 The whole iteration is one ``tf.while_loop`` in one ``tf.function``. Points leave the batch
 as soon as they stop (the loop carries the active points only, with a dynamic leading
 dimension, and scatters the finished ones into the output), so the cost of an iteration
-follows the number of points still running. The Jacobian is most of that cost: it is
-computed only for the points whose last step was accepted (after a rejected step the point,
-and so ``r``, ``J``, the undamped step and the status, are unchanged; only the damping is
-new), in cache-sized pieces. XLA is not used: it needs static shapes, and
+follows the number of points still running. The Jacobian is computed only for the points
+whose last step was accepted (after a rejected step the point, and so ``r``, ``J``, the
+undamped step and the status, are unchanged; only the damping is new): in closed form where
+the map has one (``StepFunction.state_jacobian``: the package's cells and Keras' GRU, LSTM
+and SimpleRNN cells), else by autodiff in cache-sized pieces. The ``[M, d, d]`` arrays
+(``J``, ``J^T J``) are the memory traffic of an iteration: the loop keeps the points that
+moved first and the rejected ones after them, in two groups that are never concatenated,
+and the undamped step the status is judged on is solved only where it may be negligible
+(``_gauss_newton_step``). XLA is not used: it needs static shapes, and
 its batched Cholesky/LU on CPU was 20-40x slower than TF's own kernels (measured,
 ``[1024, 64, 64]`` float64). The dtype is that of the states (float64 recommended: near a
 marginal attractor the smallest singular value of ``J`` is 1e-4 or less, and float32
@@ -115,6 +120,13 @@ def _residual_fn(step_fn, constants):
   return lambda x, p: step_fn.step(x, p, constants) - x
 
 
+def _closed_jacobian_fn(step_fn, constants):
+  """``dF/dx(x, p)`` in closed form (``StepFunction.state_jacobian``), or ``None``."""
+  if not step_fn.has_state_jacobian:
+    return None
+  return lambda x, p: step_fn.state_jacobian(x, p, constants)
+
+
 # Points per piece of the Jacobian: its ``d`` copies of each point and their autodiff
 # intermediates (``[piece * d, gates * d]``) stay within a cache-sized budget; on the whole
 # batch at once they are memory-bound (several times slower per point, measured).
@@ -126,15 +138,20 @@ def piece_size(d, itemsize):
   return max(1, _PIECE_BYTES // max(1, d * d * itemsize))
 
 
-def _linearise(residual, x, p):
+def _linearise(residual, x, p, closed_jacobian=None):
   """``r [M, d]``, ``J = dr/dx [M, d, d]``, ``J^T J``, ``J^T r`` and the max of diag(J^T J).
 
-  ``J`` by reverse mode on ``d`` copies of every point (copy ``k`` back-propagates the
-  ``k``-th residual): one ordinary gradient, which traces in a fraction of the time
+  ``J`` from ``closed_jacobian(x, p)`` (dF/dx, ``_closed_jacobian_fn``) when given, else
+  by reverse mode on ``d`` copies of every point (copy ``k`` back-propagates the ``k``-th
+  residual): one ordinary gradient, which traces in a fraction of the time
   ``batch_jacobian``'s vectorisation takes (several seconds per cell), for about 1.5x its
-  arithmetic. Computed in pieces of ``piece_size`` points (one ``tf.map_fn`` over the batch
-  padded to whole pieces), so that the copies stay in cache.
+  arithmetic, computed in pieces of ``piece_size`` points (one ``tf.map_fn`` over the
+  batch padded to whole pieces), so that the copies stay in cache.
   """
+  if closed_jacobian is not None:
+    jac = closed_jacobian(x, p)
+    return _normal_equations(residual(x, p),
+                             tf.linalg.set_diag(jac, tf.linalg.diag_part(jac) - 1.0))
   m, d = tf.shape(x)[0], x.shape[-1]
   piece = tf.maximum(tf.minimum(piece_size(d, x.dtype.size), m), 1)
   # At least one piece (an empty map_fn cannot stack its outputs); the padding (zeros) is
@@ -149,8 +166,11 @@ def _linearise(residual, x, p):
                      fn_output_signature=(tf.TensorSpec([None, d], x.dtype),
                                           tf.TensorSpec([None, d, d], x.dtype)),
                      parallel_iterations=1)
-  r = tf.reshape(r, [-1, d])[:m]
-  jac = tf.reshape(jac, [-1, d, d])[:m]
+  return _normal_equations(tf.reshape(r, [-1, d])[:m], tf.reshape(jac, [-1, d, d])[:m])
+
+
+def _normal_equations(r, jac):
+  """``_linearise``'s outputs from ``r [M, d]`` and ``J [M, d, d]``."""
   a = tf.linalg.matmul(jac, jac, transpose_a=True)
   b = tf.linalg.matvec(jac, r, transpose_a=True)
   return r, jac, a, b, tf.reduce_max(tf.linalg.diag_part(a), axis=-1)
@@ -199,17 +219,59 @@ def _damped_step(a, b, mu, diag_max, finite, active=None, scale=None):
   eps = np.finfo(a.dtype.as_numpy_dtype).eps
   d = tf.shape(a)[-1]
   eye = tf.eye(d, dtype=a.dtype)
+  # Each replacement is a pass over [M, d, d]: made only where some point needs it.
   if active is not None:
-    a = tf.where(active[:, :, None] | active[:, None, :], eye, a)
+    a = tf.cond(tf.reduce_any(active),
+                lambda: tf.where(active[:, :, None] | active[:, None, :], eye, a), lambda: a)
     b = tf.where(active, tf.zeros_like(b), b)
-  a = tf.where(finite[:, None, None], a, eye)
+  a = tf.cond(tf.reduce_all(finite), lambda: a,
+              lambda: tf.where(finite[:, None, None], a, eye))
   b = tf.where(finite[:, None], b, tf.zeros_like(b))
   # Floored at the rounding level of ``a``: the Cholesky factorisation exists where J is
   # singular.
   damping = mu[:, None] * (tf.ones_like(b) if scale is None else scale)
   damping = tf.maximum(damping, (_MU_FLOOR * eps * (1.0 + diag_max))[:, None])
-  chol = tf.linalg.cholesky(a + tf.linalg.diag(damping))
+  chol = tf.linalg.cholesky(tf.linalg.set_diag(a, tf.linalg.diag_part(a) + damping))
   return -tf.linalg.cholesky_solve(chol, b[..., None])[..., 0]
+
+
+def _gauss_newton_step(x, a, b, diag_max, finite, active, xtol):
+  """The undamped (projected) Gauss-Newton step the status is judged on, ``[M, d]``; ``inf``
+  where it is certainly not negligible (``_criteria``'s ``small_step``), unsolved.
+
+  The step solves ``M dx = -b_free``, with ``M`` the matrix of ``_damped_step`` at the
+  rounding-level damping ``delta``, whose largest eigenvalue is at most its trace,
+  ``trace(J^T J) + (frozen coordinates) + d delta``; so ``|dx|_inf >= ||dx||_2 / sqrt(d) >=
+  ||b_free|| / (sqrt(d) trace(M))``. Where that bound exceeds twice the ``xtol`` test (the
+  factor covers the solve's rounding) the Cholesky solve is skipped: far from a root (most
+  points in the first iterations) that is one factorisation per point less, and the status
+  is the same (``inf`` fails both tests that use the step).
+
+  Args:
+    x, a, b, diag_max, finite, active: as in ``_damped_step`` (``x`` the states).
+    xtol: the negligible step per unit of ``max(1, |x|_inf)``.
+  """
+  eps = np.finfo(a.dtype.as_numpy_dtype).eps
+  d = tf.cast(tf.shape(a)[-1], a.dtype)
+  frozen = 0.0 if active is None else tf.reduce_sum(tf.cast(active, a.dtype), -1)
+  b_free = b if active is None else tf.where(active, tf.zeros_like(b), b)
+  trace = (tf.reduce_sum(tf.linalg.diag_part(a), -1) + frozen
+           + d * _MU_FLOOR * eps * (1.0 + diag_max))
+  bound = tf.norm(b_free, axis=-1) / (tf.sqrt(d) * trace)
+  need = finite & ~(bound > 2.0 * xtol * tf.maximum(tf.reduce_max(tf.abs(x), -1), 1.0))
+  zero = tf.zeros_like(diag_max)
+
+  def subset():
+    where = tf.where(need)
+    pick = lambda t: tf.gather_nd(t, where)  # noqa: E731
+    step = _damped_step(pick(a), pick(b), pick(zero), pick(diag_max),
+                        tf.ones(tf.shape(where)[:1], tf.bool),
+                        None if active is None else pick(active))
+    return tf.tensor_scatter_nd_update(tf.fill(tf.shape(b), tf.constant(np.inf, a.dtype)),
+                                       where, step)
+
+  return tf.cond(tf.reduce_all(need | ~finite),
+                 lambda: _damped_step(a, b, zero, diag_max, finite, active), subset)
 
 
 def _criteria(x, r, b, dx, jac, diag_max, tol, lim=None):
@@ -259,6 +321,10 @@ def tolerance_tensors(tol, dtype):
   return {k: tf.constant(v, dtype) for k, v in dataclasses.asdict(tol).items()}
 
 
+# The [M, d, d] parts of a linearisation (the loop keeps them in groups, ``make_refine``).
+_MATRICES = ('jac', 'a')
+
+
 def make_refine(step_fn, bound):
   """The compiled Levenberg-Marquardt loop for ``step_fn`` (see ``refine``).
 
@@ -272,7 +338,9 @@ def make_refine(step_fn, bound):
   @tf.function(reduce_retracing=True, autograph=False)
   def run(x0, prepared, max_iters, tol):
     dtype = x0.dtype
-    residual = _residual_fn(step_fn, step_fn.constants())
+    constants = step_fn.constants()
+    residual = _residual_fn(step_fn, constants)
+    closed_jacobian = _closed_jacobian_fn(step_fn, constants)
     lim = _bounds_tensor(bound, dtype)
     clip = (lambda x: x) if lim is None else (lambda x: tf.clip_by_value(x, -lim, lim))
     n = tf.shape(x0)[0]
@@ -283,39 +351,54 @@ def make_refine(step_fn, bound):
       ``J^T J``, ``J^T r``, max diag, finiteness and the status rules (judged on the
       undamped Gauss-Newton step, exactly as ``diagnose`` judges: a large damping makes
       any step small)."""
-      r, jac, a, b, diag_max = _linearise(residual, x, p)
+      r, jac, a, b, diag_max = _linearise(residual, x, p, closed_jacobian)
       finite = tf.math.is_finite(tf.reduce_sum(tf.square(r), -1)) & tf.math.is_finite(
           diag_max)
       active = None if lim is None else _active_set(x, b, lim)[1]
-      gn_step = _damped_step(a, b, tf.zeros_like(diag_max), diag_max, finite, active)
+      gn_step = _gauss_newton_step(x, a, b, diag_max, finite, active, tol['xtol'])
       fixed, slow, judged = _criteria(x, r, b, gn_step, jac, diag_max, tol, lim)[:3]
-      return {'r': r, 'jac': jac, 'a': a, 'b': b, 'diag_max': diag_max, 'finite': finite,
-              'fixed': fixed, 'slow': slow, 'judged': judged}
+      return {'r': r, 'jac': jac, 'a': a, 'b': b, 'diag': tf.linalg.diag_part(a),
+              'diag_max': diag_max, 'finite': finite, 'fixed': fixed, 'slow': slow,
+              'judged': judged}
 
-    def body(i, idx, x, p, mu, nu, last, dmax, moved, lin, count, out):
-      # Only the points whose last step was accepted are linearised again: a rejected step
-      # leaves x, and so everything in ``lin``, unchanged (only the damping changes).
-      where = tf.where(moved)
-      fresh = linearise(tf.gather_nd(x, where), tf.gather_nd(p, where))
-      lin = {k: tf.tensor_scatter_nd_update(lin[k], where, fresh[k]) for k in lin}
-      count += tf.shape(where)[0]
-      r, jac, a, b, diag_max, finite = (lin[k] for k in ('r', 'jac', 'a', 'b', 'diag_max',
-                                                          'finite'))
+    def body(i, idx, x, p, mu, nu, last, dmax, n_moved, still, count, out):
+      # The points are ordered: the first ``n_moved`` took a step last iteration and are
+      # linearised again; the others' last step was rejected, which leaves x, and so
+      # everything in their linearisation (``still``), unchanged (only the damping
+      # changes). The large ``[M, d, d]`` parts (``_MATRICES``) stay in these two groups
+      # and are never concatenated, scattered or masked as a whole (that was a third of the
+      # loop's time): only the rejected points' are carried to the next iteration.
+      fresh = linearise(x[:n_moved], p[:n_moved])
+      groups = (fresh, still)
+      count += n_moved
+      lin = {k: tf.concat([fresh[k], still[k]], 0) for k in fresh if k not in _MATRICES}
+
+      def per_group(fn, *args):
+        """``fn(group, *args of its points)`` on both groups, concatenated."""
+        parts = [fn(g, *(t[:n_moved] if k == 0 else t[n_moved:] for t in args))
+                 for k, g in enumerate(groups)]
+        return tf.concat(parts, 0)
+
+      r, b, diag_max, finite = (lin[k] for k in ('r', 'b', 'diag_max', 'finite'))
       s = tf.reduce_sum(tf.square(r), -1)
       mu = tf.where(mu < 0, _TAU * tf.maximum(diag_max, 1e-300), mu)
       active = None if lim is None else _active_set(x, b, lim)[1]
-      diag = tf.linalg.diag_part(a)
-      dmax = tf.where(finite[:, None], tf.maximum(dmax, diag), dmax)
+      dmax = tf.where(finite[:, None], tf.maximum(dmax, lin['diag']), dmax)
       scale = tf.maximum(dmax / tf.maximum(tf.reduce_max(dmax, -1, keepdims=True), 1e-300),
                          _SCALE_FLOOR)
-      dx = _damped_step(a, b, mu, diag_max, finite, active, scale)
+      if active is None:
+        dx = per_group(lambda g, b_, mu_, m_, f_, s_: _damped_step(
+            g['a'], b_, mu_, m_, f_, None, s_), b, mu, diag_max, finite, scale)
+      else:
+        dx = per_group(lambda g, b_, mu_, m_, f_, s_, act: _damped_step(
+            g['a'], b_, mu_, m_, f_, act, s_), b, mu, diag_max, finite, scale, active)
       fixed, slow = lin['fixed'], lin['slow']
       stuck = mu > _MU_CEIL * (1.0 + diag_max)
       stop = ~lin['judged'] | fixed | slow | stuck
       # Trial step; the gain ratio compares the fall of S with the linear model's.
       xt = clip(x + dx)
       st = tf.reduce_sum(tf.square(residual(xt, p)), -1)
-      model = r + tf.linalg.matvec(jac, xt - x)
+      model = r + per_group(lambda g, v: tf.linalg.matvec(g['jac'], v), xt - x)
       predicted = s - tf.reduce_sum(tf.square(model), -1)
       rho = (s - st) / tf.where(predicted > 0, predicted, tf.ones_like(predicted))
       accept = tf.math.is_finite(st) & (st < s) & (predicted > 0)
@@ -328,17 +411,29 @@ def make_refine(step_fn, bound):
       out = _scatter_out(out, tf.boolean_mask(idx, stop), tf.boolean_mask(x, stop),
                          i, tf.boolean_mask(last, stop), tf.boolean_mask(reason, stop))
       x = tf.where(accept[:, None], xt, x)
-      keep = lambda t: tf.boolean_mask(t, ~stop)  # noqa: E731
-      return (i + 1, keep(idx), keep(x), keep(p), keep(mu), keep(nu), keep(last), keep(dmax),
-              keep(accept), tf.nest.map_structure(keep, lin), count, out)
+      # The next batch: the points that moved first, then those that did not.
+      moved, kept = ~stop & accept, ~stop & ~accept
+      order = tf.concat([tf.where(moved)[:, 0], tf.where(kept)[:, 0]], 0)
+      take = lambda t: tf.gather(t, order)  # noqa: E731
+      kept_at = tf.cast(tf.where(kept)[:, 0], tf.int32)
+      from_fresh = tf.boolean_mask(kept_at, kept_at < n_moved)
+      from_still = tf.boolean_mask(kept_at, kept_at >= n_moved) - n_moved
+      still = {k: tf.gather(lin[k], kept_at) for k in lin}
+      still.update({k: tf.concat([tf.gather(fresh[k], from_fresh),
+                                  tf.gather(groups[1][k], from_still)], 0)
+                    for k in _MATRICES})
+      n_moved = tf.reduce_sum(tf.cast(moved, tf.int32))
+      return (i + 1, take(idx), take(x), take(p), take(mu), take(nu), take(last), take(dmax),
+              n_moved, still, count, out)
 
     inf = tf.fill([n], tf.constant(np.inf, dtype))
     d = x0.shape[-1]
-    vec, mat, no = tf.zeros([n, d], dtype), tf.zeros([n, d, d], dtype), tf.zeros([n], tf.bool)
-    lin = {'r': vec, 'jac': mat, 'a': mat, 'b': vec, 'diag_max': tf.zeros([n], dtype),
-           'finite': no, 'fixed': no, 'slow': no, 'judged': no}
+    vec, no = tf.zeros([0, d], dtype), tf.zeros([0], tf.bool)
+    empty = {'r': vec, 'jac': tf.zeros([0, d, d], dtype), 'a': tf.zeros([0, d, d], dtype),
+             'b': vec, 'diag': vec, 'diag_max': tf.zeros([0], dtype), 'finite': no,
+             'fixed': no, 'slow': no, 'judged': no}
     init = (tf.constant(0), tf.range(n), x0, prepared, -tf.ones([n], dtype),
-            2.0 * tf.ones([n], dtype), inf, tf.zeros_like(x0), tf.ones([n], tf.bool), lin,
+            2.0 * tf.ones([n], dtype), inf, tf.zeros_like(x0), n, empty,
             tf.constant(0), (x0, tf.zeros([n], tf.int32), inf, tf.fill([n], 4)))
     invariants = tf.nest.map_structure(
         lambda t: tf.TensorShape([None] + t.shape[1:]) if t.shape.rank else t.shape, init)
@@ -384,9 +479,11 @@ def make_diagnose(step_fn, bound=None):
 
   @tf.function(reduce_retracing=True, autograph=False)
   def run(x, prepared, tol):
-    residual = _residual_fn(step_fn, step_fn.constants())
+    constants = step_fn.constants()
+    residual = _residual_fn(step_fn, constants)
     lim = _bounds_tensor(bound, x.dtype)
-    r, jac, a, b, diag_max = _linearise(residual, x, prepared)
+    r, jac, a, b, diag_max = _linearise(residual, x, prepared,
+                                        _closed_jacobian_fn(step_fn, constants))
     finite = tf.math.is_finite(tf.reduce_sum(r, -1)) & tf.math.is_finite(diag_max)
     # Gauss-Newton step in the free coordinates: damping only at the rounding level.
     active = None if lim is None else _active_set(x, b, lim)[1]

@@ -3,9 +3,10 @@
 ``StepFunction`` wraps F with its analysis coordinates (``to_xi``), its reachable box
 (``state_bounds``), an optional split into an input-only part and a step (``prepare``/
 ``step``), its float64 twin (``with_dtype``) and the cache of the functions compiled for it
-(``compiled``). ``step_fn_for_model`` and ``step_fn_for_cell`` build one for a ``MemoryRNN``
-or a recurrent cell (``memrnn_tf`` or stock Keras); ``jacobian_fns`` are F's compiled
-Jacobians.
+(``compiled``) and, for the supported cells, the closed form of dF/dx (``state_jacobian``,
+from ``cell_jacobians``). ``step_fn_for_model`` and ``step_fn_for_cell`` build one for a
+``MemoryRNN`` or a recurrent cell (``memrnn_tf`` or stock Keras); ``jacobian_fns`` are F's
+compiled Jacobians.
 """
 
 import copy
@@ -14,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from memrnn_tf.analysis import cell_jacobians
 from memrnn_tf.models import cells as cells_lib
 
 
@@ -40,11 +42,15 @@ class StepFunction:
     make_dtype: optional ``make_dtype(dtype) -> StepFunction``: the same map computing in
       ``dtype`` (e.g. on a float64 copy of the cell). Without it ``fn`` itself must accept
       states and inputs of any float dtype.
+    state_jacobian: optional closed form of dF/dx, called like ``step`` (``(state,
+      prepared)``, or ``(state, prepared, constants)`` with ``constants``) and returning
+      ``[B, S, S]`` (row = output, column = input). Without it the Jacobians are computed
+      by automatic differentiation of ``step``.
   """
 
   def __init__(self, fn, to_xi=None, from_xi=None, output=None, prepare=None, step=None,
                state_size=None, state_bounds=None, name='step_fn', constants=None,
-               input_size=None, make_dtype=None):
+               input_size=None, make_dtype=None, state_jacobian=None):
     if (prepare is None) != (step is None):
       raise ValueError('StepFunction: give both prepare and step, or neither')
     self.fn = fn
@@ -54,6 +60,7 @@ class StepFunction:
     if constants is not None and step is None:
       raise ValueError('StepFunction: constants need step')
     self._prepare, self._step, self._constants = prepare, step, constants
+    self._state_jacobian = state_jacobian
     self.state_size = state_size
     self.state_bounds = None if state_bounds is None else np.asarray(state_bounds, np.float32)
     self.name = name
@@ -80,6 +87,29 @@ class StepFunction:
     if self._constants is None:
       return self._step(state, prepared)
     return self._step(state, prepared, self.constants() if constants is None else constants)
+
+  @property
+  def has_state_jacobian(self):
+    """Whether dF/dx has a closed form here (``state_jacobian``)."""
+    return self._state_jacobian is not None
+
+  def state_jacobian(self, state, prepared, constants=None):
+    """dF/dx in closed form, ``[B, S, S]`` (row = output, column = input).
+
+    Args:
+      state: packed states ``[B, S]``.
+      prepared: ``prepare(inputs)``.
+      constants: ``constants()`` (computed here when ``None``).
+
+    Raises:
+      ValueError: if this map has no closed form (``has_state_jacobian``).
+    """
+    if self._state_jacobian is None:
+      raise ValueError(f'{self.name}: no closed-form state Jacobian')
+    if self._constants is None:
+      return self._state_jacobian(state, prepared)
+    return self._state_jacobian(state, prepared,
+                                self.constants() if constants is None else constants)
 
   def speed(self, state, prepared, constants=None):
     """S = ||xi(F(x)) - xi(x)||^2 per point (paper eq. 4), ``[B, S] -> [B]``.
@@ -122,8 +152,11 @@ class StepFunction:
     return self._variants[dtype.name]
 
   def replace(self, **attributes):
-    """A copy with some attributes replaced (compiled functions are not shared)."""
+    """A copy with some attributes replaced (compiled functions are not shared; a new
+    ``fn`` drops the closed-form Jacobian, which belongs to the old map)."""
     out = copy.copy(self)
+    if 'fn' in attributes:
+      out._state_jacobian = None
     out.__dict__.update(attributes)
     out._variants, out._compiled = {}, {}
     return out
@@ -189,6 +222,7 @@ def _model_step_fn(model, cell):
                       constants=cell.recurrent_weights,
                       state_size=cell.state_size,
                       state_bounds=state_bounds(cell.units, cell.state_size > cell.units),
+                      state_jacobian=cell_jacobians.for_cell(cell),
                       name=f'{model.name}/{cell.name}', input_size=model.input_dim,
                       make_dtype=lambda dtype: _model_step_fn(model,
                                                               _cell_in_dtype(cell, dtype)))
@@ -222,6 +256,8 @@ def step_fn_for_cell(cell, input_dim=None):
                      'RecurrentCell or keras GRUCell, LSTMCell or SimpleRNNCell')
   common = dict(input_size=int(cell.kernel.shape[0]), name=cell.name,
                 make_dtype=lambda dtype: step_fn_for_cell(_cell_in_dtype(cell, dtype)))
+  if not isinstance(cell, cells_lib.RecurrentCell):
+    common['state_jacobian'] = cell_jacobians.for_keras_cell(cell)
   if isinstance(cell, cells_lib.RecurrentCell):
     return StepFunction(lambda state, inputs: cell.one_step(inputs, state), to_xi=cell.to_xi,
                         from_xi=cell.from_xi, output=cell.output, prepare=cell.project,
@@ -230,7 +266,7 @@ def step_fn_for_cell(cell, input_dim=None):
                         constants=cell.recurrent_weights,
                         state_size=cell.state_size,
                         state_bounds=state_bounds(cell.units, cell.state_size > cell.units),
-                        **common)
+                        state_jacobian=cell_jacobians.for_cell(cell), **common)
   if isinstance(cell, keras.layers.LSTMCell):
     units = cell.units
 
@@ -256,9 +292,9 @@ def jacobian_fns(step_fn):
 
   Returns:
     ``(state_jacobian, input_jacobian)``: ``state_jacobian(x [N, S], inputs [N, I], in_xi)
-    -> [N, S, S]`` (row = output, column = input) and ``input_jacobian(x, inputs, in_xi)
-    -> [N, S, I]``; with ``in_xi`` (a Python bool) in the xi coordinates by the chain rule
-    (``to_xi`` is elementwise).
+    -> [N, S, S]`` (row = output, column = input; the closed form where the map has one)
+    and ``input_jacobian(x, inputs, in_xi) -> [N, S, I]``; with ``in_xi`` (a Python bool)
+    in the xi coordinates by the chain rule (``to_xi`` is elementwise).
   """
   return step_fn.compiled('jacobians', lambda: _build_jacobian_fns(step_fn))
 
@@ -272,11 +308,15 @@ def _build_jacobian_fns(step_fn):
     return tape.gradient(y, x)
 
   def jacobian(x, inputs, in_xi, wrt_state):
-    wrt = x if wrt_state else inputs
-    with tf.GradientTape() as tape:
-      tape.watch(wrt)
+    if wrt_state and step_fn.has_state_jacobian:
       y = step_fn(x, inputs)
-    jac = tape.batch_jacobian(y, wrt)  # [N, S_out, S_in] or [N, S, I]
+      jac = step_fn.state_jacobian(x, step_fn.prepare(inputs))
+    else:
+      wrt = x if wrt_state else inputs
+      with tf.GradientTape() as tape:
+        tape.watch(wrt)
+        y = step_fn(x, inputs)
+      jac = tape.batch_jacobian(y, wrt)  # [N, S_out, S_in] or [N, S, I]
     if in_xi:
       # dxi'/dxi = diag(dxi/dx at F(x)) dF/dx diag(dx/dxi at x); dxi'/dI without the last.
       jac = xi_scales(y)[:, :, None] * jac
