@@ -396,8 +396,8 @@ def _before_points(workdir):
 
 def _source_curve(source_workdir, config, r):
   """The source's delay curve, computed without writing into its workdir."""
-  model, path = workdir_lib.load_trained_model(source_workdir)
-  task = workdir_lib.make_task(config, 'test')
+  model, path = experiment.load_trained_model(source_workdir)
+  task = experiment.make_task(config, 'test')
   curve = extrapolation.delay_curve(model, task, r.delays, num_trials=r.extrapolation_trials,
                                     jit_compile=bool(config.perf.jit_compile))
   return {'checkpoint': path, 'delays': curve['delays'].tolist(),
