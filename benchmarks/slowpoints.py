@@ -52,8 +52,8 @@ import tensorflow as tf
 
 from memrnn_tf import cli
 from memrnn_tf import perf
-from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints as sp
+from memrnn_tf.training import experiment
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained GRU run (default: random GRU-200).')
 _CHECKPOINT = flags.DEFINE_integer('checkpoint', None, 'Step of --workdir (default latest).')
@@ -80,10 +80,10 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.30816
 
 def load_model():
   if _WORKDIR.value:
-    model, path = workdir_lib.load_trained_model(_WORKDIR.value, _CHECKPOINT.value)
+    model, path = experiment.load_trained_model(_WORKDIR.value, _CHECKPOINT.value)
     return model, path
   config = cli.load_config('mnist', 'cpu')
-  return workdir_lib.model_from_config(config), 'random GRU-200 (paper init, seed 0)'
+  return experiment.model_from_config(config), 'random GRU-200 (paper init, seed 0)'
 
 
 def initial_states(model, n, seed):

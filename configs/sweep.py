@@ -75,7 +75,7 @@ def get_config(arg='smoke'):
   curricula = _CURRICULA
   if arg == 'smoke':
     config = _grid('configs/mnist.py:smoke', dict(curriculum=curricula, seed=(0, 1)),
-                   num_steps=8, perf__jit_compile=False, eval_trials=32, eval_batch_size=32)
+                   num_steps=8, eval_trials=32, eval_batch_size=32)
     config.extrapolate.delays = '4,19'
     config.extrapolate.num_trials = 32
     config.find_slowpoints.max_iters = 100
@@ -110,7 +110,7 @@ REPRODUCE_GRIDS = tuple(f'{size}_{study}' for size in ('smoke', 'cpu', 'paper')
                         for study in STUDIES)
 _BASE = {'mnist_gru': 'mnist', 'mnist_lstm': 'mnist', 'template_matching': 'template_matching',
          'cifar10': 'cifar10'}
-_SMOKE_RUN = dict(num_steps=8, perf__jit_compile=False, eval_trials=32, eval_batch_size=32)
+_SMOKE_RUN = dict(num_steps=8, eval_trials=32, eval_batch_size=32)
 
 
 def _reproduce_grid(size, study):

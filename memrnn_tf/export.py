@@ -13,7 +13,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.training import experiment
 
 
 class _Serving(tf.Module):
@@ -53,7 +53,7 @@ def export_workdir(workdir, output=None, checkpoint=None):
   Returns:
     The export path.
   """
-  model, path = workdir_lib.load_trained_model(workdir, checkpoint=checkpoint)
+  model, path = experiment.load_trained_model(workdir, checkpoint=checkpoint)
   output = output or os.path.join(workdir, 'export')
   logging.info('Exporting %s', path)
   return export_model(model, output)

@@ -55,7 +55,6 @@ import tensorflow as tf
 
 from memrnn_tf import errors
 from memrnn_tf import files
-from memrnn_tf import perf
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import extrapolation
 from memrnn_tf.analysis import procedures
@@ -63,6 +62,7 @@ from memrnn_tf.analysis import slowpoints
 from memrnn_tf.training import evaluation
 from memrnn_tf.training import experiment
 from memrnn_tf.training import loop
+from memrnn_tf.training import trainer
 
 TARGETS = ('slow_points', 'centres')
 PAPER_PENALTY = {'mnist': 1e-3, 'cifar10': 1e-2}
@@ -270,81 +270,118 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   if os.path.abspath(out_workdir) == os.path.abspath(source_workdir):
     raise errors.CheckpointMismatchError(
         f'--out={out_workdir} is the trained run itself: regularisation writes a new workdir')
-  summary_path = os.path.join(out_workdir, 'analysis', 'regularization.json')
-  source_config = workdir_lib.load_config(source_workdir)
-  config = regularize_config(source_config, source_workdir, targets, penalty, steps,
-                             refresh_every, learning_rate, **config_kwargs)
-  r = config.regularize
-  perf.configure_threads(config)
-  if config.get('deterministic', False):
-    tf.config.experimental.enable_op_determinism()
-  exp = experiment.build_experiment(config)
-  model = exp.model
-  manager, writer = loop.open_workdir(config, out_workdir, model)
-  if manager.latest_checkpoint is None:
-    workdir_lib.restore_model(model, r.source_checkpoint, model.optimizer)
-    logging.info('Continuing %s from step %d', r.source_checkpoint, r.source_step)
-  step = int(model.optimizer.iterations.numpy())
+  config = regularize_config(workdir_lib.load_config(source_workdir), source_workdir, targets,
+                             penalty, steps, refresh_every, learning_rate, **config_kwargs)
+  exp, manager, writer = _open(config, out_workdir)
   times = files.read_json(os.path.join(out_workdir, 'timing.json')) or {
       'train_seconds': 0.0, 'refresh_seconds': 0.0, 'refreshes': 0, 'before_seconds': 0.0}
+  before = _before(source_workdir, out_workdir, config, times)
+  step = _train(exp, manager, writer, out_workdir, times)
+  summary = files.read_json(os.path.join(out_workdir, 'analysis', 'regularization.json'))
+  if summary is not None:
+    return summary
+  return _final_analysis(exp, out_workdir, step, before, times)
 
+
+def _open(config, out_workdir):
+  """The experiment of ``config``, opened in ``out_workdir``: ``(exp, manager, writer)``.
+  A new run starts from the source's checkpoint (weights and Adam state)."""
+  r = config.regularize
+  exp = trainer.prepare(config)
+  manager, writer = loop.open_workdir(config, out_workdir, exp.model)
+  if manager.latest_checkpoint is None:
+    workdir_lib.restore_model(exp.model, r.source_checkpoint, exp.model.optimizer)
+    logging.info('Continuing %s from step %d', r.source_checkpoint, r.source_step)
+  return exp, manager, writer
+
+
+def _before(source_workdir, out_workdir, config, times):
+  """The source's numbers before regularisation (``analysis/before.json``): its table,
+  class slow points and delay curve, computed once (or copied from a sibling arm)."""
+  r = config.regularize
   before_path = os.path.join(out_workdir, 'analysis', 'before.json')
   os.makedirs(os.path.dirname(before_path), exist_ok=True)
   before = files.read_json(before_path) or _sibling_before(out_workdir, r.source_checkpoint)
-  if before is None:
-    start = time.perf_counter()
-    result, table = procedures.find_class_slow_points(source_workdir, write=False)
-    files.write_npz(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
-                    points=result.points, speeds=result.speeds)
-    source_curve = files.read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
-    if source_curve is None or not set(r.delays) <= set(source_curve['delays']):
-      source_curve = _source_curve(source_workdir, config, r)
-    before = {'eval': files.read_json(os.path.join(source_workdir, 'eval.json')),
-              'slow_point_speeds': _speeds_summary(table), 'slow_points': table,
-              'extrapolation': source_curve}
-    workdir_lib.write_json_atomic(before_path, before)
-    times['before_seconds'] = time.perf_counter() - start
+  if before is not None:
+    return before
+  start = time.perf_counter()
+  result, table = procedures.find_class_slow_points(source_workdir, write=False)
+  files.write_npz(os.path.join(out_workdir, 'analysis', 'before_slowpoints.npz'),
+                  points=result.points, speeds=result.speeds)
+  source_curve = files.read_json(os.path.join(source_workdir, 'analysis', 'extrapolation.json'))
+  if source_curve is None or not set(r.delays) <= set(source_curve['delays']):
+    source_curve = _source_curve(source_workdir, config, r)
+  before = {'eval': files.read_json(os.path.join(source_workdir, 'eval.json')),
+            'slow_point_speeds': _speeds_summary(table), 'slow_points': table,
+            'extrapolation': source_curve}
+  workdir_lib.write_json_atomic(before_path, before)
+  times['before_seconds'] = time.perf_counter() - start
+  return before
 
-  end = int(config.num_steps)
+
+def _train(exp, manager, writer, out_workdir, times):
+  """Trains to ``config.num_steps`` in segments of ``refresh_every`` steps, setting the
+  speed targets before each; returns the final step."""
+  config, model = exp.config, exp.model
+  r = config.regularize
+  step = int(model.optimizer.iterations.numpy())
   penalised = config.speed_penalty > 0
   step_fn = slowpoints.step_fn_for_model(model) if penalised else None
   chunk = None
-  while step < end:
-    every = r.refresh_every or r.steps
-    stop = min(end, r.source_step + (((step - r.source_step) // every) + 1) * every)
+  while step < int(config.num_steps):
     if penalised and (r.refresh_every or step == r.source_step or not model.has_speed_targets):
-      saved = _load_targets(out_workdir, step) if r.refresh_every else (
-          _latest_targets_before(out_workdir, step))
-      if saved is None:
-        start = time.perf_counter()
-        copies = int(r.get('copies', 1))
-        previous = _latest_targets_before(out_workdir, step)
-        if previous is not None:
-          previous = previous[0][::copies]  # one point per class (targets are class-major)
-        elif r.get('search', 'adam') != 'paper':
-          previous = _before_points(out_workdir)
-        saved = compute_targets(
-            model, exp.train_task, r.targets, step_fn=step_fn, previous=previous,
-            delay=r.delay, trials_per_class=r.trials_per_class, seed=step,
-            max_iters=r.refresh_max_iters, copies=copies, search=r.get('search', 'adam'),
-            paper_steps=int(r.get('paper_steps', 100_000)))
-        _save_targets(out_workdir, step, *saved)
-        times['refresh_seconds'] += time.perf_counter() - start
-        times['refreshes'] += 1
-        logging.info('Step %d: %s targets refreshed, speeds %s', step, r.targets,
-                     np.array2string(saved[2], precision=3))
-      model.set_speed_targets(saved[0], saved[1])
+      model.set_speed_targets(*_targets_at(exp, step_fn, out_workdir, step, times)[:2])
     if chunk is None:
-      chunk = loop.make_train_chunk(exp)
-    seg = ml_collections.ConfigDict(config.to_dict())
-    seg.num_steps = stop
-    step, seconds = loop.training_loop(model, chunk, seg, manager, writer)
+      chunk = loop.make_train_chunk(exp)  # traced with the speed targets set
+    segment = ml_collections.ConfigDict(config.to_dict())
+    segment.num_steps = _segment_end(config, step)
+    step, seconds = loop.training_loop(model, chunk, segment, manager, writer)
     times['train_seconds'] += seconds
     workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
+  return step
 
-  summary = files.read_json(summary_path)
-  if summary is not None:
-    return summary
+
+def _segment_end(config, step):
+  """The step where the segment that contains ``step`` ends (the next target refresh)."""
+  r = config.regularize
+  every = r.refresh_every or r.steps
+  return min(int(config.num_steps),
+             r.source_step + (((step - r.source_step) // every) + 1) * every)
+
+
+def _targets_at(exp, step_fn, out_workdir, step, times):
+  """The speed targets of the segment starting at ``step``: saved ones (a resumed run
+  uses the targets of the uninterrupted one), else computed and saved."""
+  r = exp.config.regularize
+  saved = _load_targets(out_workdir, step) if r.refresh_every else (
+      _latest_targets_before(out_workdir, step))
+  if saved is not None:
+    return saved
+  start = time.perf_counter()
+  copies = int(r.get('copies', 1))
+  previous = _latest_targets_before(out_workdir, step)
+  if previous is not None:
+    previous = previous[0][::copies]  # one point per class (targets are class-major)
+  elif r.get('search', 'adam') != 'paper':
+    previous = _before_points(out_workdir)
+  saved = compute_targets(
+      exp.model, exp.train_task, r.targets, step_fn=step_fn, previous=previous,
+      delay=r.delay, trials_per_class=r.trials_per_class, seed=step,
+      max_iters=r.refresh_max_iters, copies=copies, search=r.get('search', 'adam'),
+      paper_steps=int(r.get('paper_steps', 100_000)))
+  _save_targets(out_workdir, step, *saved)
+  times['refresh_seconds'] += time.perf_counter() - start
+  times['refreshes'] += 1
+  logging.info('Step %d: %s targets refreshed, speeds %s', step, r.targets,
+               np.array2string(saved[2], precision=3))
+  return saved
+
+
+def _final_analysis(exp, out_workdir, step, before, times):
+  """The table, delay curve and class slow points of the result, and the summary
+  (``analysis/regularization.json``) that compares them with ``before``."""
+  config = exp.config
+  r = config.regularize
   start = time.perf_counter()
   table = evaluation.evaluate_experiment(exp)
   workdir_lib.write_json_atomic(os.path.join(out_workdir, 'eval.json'), {'step': step, **table})
@@ -352,6 +389,7 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
   _, sp_table = procedures.find_class_slow_points(out_workdir)
   times['final_analysis_seconds'] = time.perf_counter() - start
   workdir_lib.write_json_atomic(os.path.join(out_workdir, 'timing.json'), times)
+  penalised = config.speed_penalty > 0
   summary = {
       'source': r.source, 'targets': r.targets if penalised else 'none',
       'arm': r.targets if penalised else 'control', 'penalty': r.penalty,
@@ -365,7 +403,8 @@ def regularize(source_workdir, out_workdir, targets='slow_points', penalty=None,
       'extrapolation': {'before': _curve(before['extrapolation']), 'after': _curve(curve)},
       'timing': times,
   }
-  workdir_lib.write_json_atomic(summary_path, summary)
+  workdir_lib.write_json_atomic(os.path.join(out_workdir, 'analysis', 'regularization.json'),
+                                summary)
   return summary
 
 
@@ -396,8 +435,8 @@ def _before_points(workdir):
 
 def _source_curve(source_workdir, config, r):
   """The source's delay curve, computed without writing into its workdir."""
-  model, path = workdir_lib.load_trained_model(source_workdir)
-  task = workdir_lib.make_task(config, 'test')
+  model, path = experiment.load_trained_model(source_workdir)
+  task = experiment.make_task(config, 'test')
   curve = extrapolation.delay_curve(model, task, r.delays, num_trials=r.extrapolation_trials,
                                     jit_compile=bool(config.perf.jit_compile))
   return {'checkpoint': path, 'delays': curve['delays'].tolist(),

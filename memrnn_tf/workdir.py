@@ -10,9 +10,10 @@ Layout of a workdir (``bin/train.py``; the flip-flop study keeps the same top le
   eval.json              the end-of-run table (null / digit accuracy, train and test)
   analysis/, figures/    results of the analyses and the figures drawn from them
 
-This module is the one way in for code downstream of training (analysis, plots, export):
-``load_config``, ``load_trained_model``, ``make_task``, ``checkpoint_path``,
-``snapshot_steps`` and ``read_metrics``. It imports data and models, never training.
+This module only stores and opens runs: ``load_config``, ``checkpoint_path``,
+``restore_model``, ``snapshot_steps`` and ``read_metrics``. It imports neither data nor
+models: rebuilding a run's model and tasks from its config is the experiment's job
+(``memrnn_tf.training.experiment.load_trained_model`` and ``make_task``).
 
 Damaged files: a checkpoint is used only if every tensor reads back (``checkpoint_problem``);
 ``usable_checkpoint`` takes the newest such one, from the files on disk rather than the
@@ -34,14 +35,10 @@ from typing import List, Optional, Tuple
 from absl import logging
 
 import ml_collections
-import numpy as np
 import tensorflow as tf
 
 from memrnn_tf import errors
 from memrnn_tf import files
-from memrnn_tf.data import sources
-from memrnn_tf.data import tasks
-from memrnn_tf.models import memory_rnn
 
 # Old locations of the speed-only settings, moved into ``config.perf``.
 _LEGACY_PERF_FIELDS = {
@@ -432,56 +429,6 @@ def _damaged(path, problem):
   return errors.CheckpointDamagedError(
       f'checkpoint {path} is damaged ({problem}); restore its files from a copy, or delete '
       f'{path}.* to use another step')
-
-
-# --- trained runs ---------------------------------------------------------------------------
-def model_from_config(config):
-  """An untrained model of the architecture in ``config`` (no data needed)."""
-  shape = sources.image_shape(config.dataset)
-  return memory_rnn.create_model(
-      config, int(np.prod(shape)) + 1,
-      tasks.num_outputs(config.get('task_kind', 'classification'), config.num_classes),
-      image_shape=shape)
-
-
-def load_trained_model(workdir, checkpoint=None):
-  """Rebuilds the model of ``workdir`` from its config.json and restores its weights.
-
-  Args:
-    workdir: a delayed-classification run.
-    checkpoint: training step of a checkpoint or snapshot (default the latest checkpoint).
-
-  Returns:
-    ``(model, checkpoint_path)``.
-  """
-  config = load_config(workdir)
-  path = checkpoint_path(workdir, checkpoint)
-  model = model_from_config(config)
-  restore_model(model, path)
-  return model, path
-
-
-def task_spec(config, **overrides):
-  """``TaskSpec`` from ``config.task`` with optional overrides."""
-  fields = {f.name for f in dataclasses.fields(tasks.TaskSpec)}
-  values = {k: v for k, v in config.task.items() if k in fields}
-  values.update(overrides)
-  return tasks.TaskSpec(**values)
-
-
-def make_task(config, split, **spec_overrides):
-  """The delayed-classification task on the ``split`` images of ``config.dataset``.
-
-  Args:
-    config: a run's config (e.g. ``load_config(workdir)``).
-    split: ``'train'`` or ``'test'``.
-    **spec_overrides: ``TaskSpec`` fields to change (e.g. ``t_max``, ``noise_scale``).
-  """
-  data = sources.load_dataset(config.dataset, split, config.get('data_dir') or None)
-  return tasks.task_class(config.get('task_kind', 'classification'))(
-      data.images, data.labels, data.mean, data.std,
-      spec=task_spec(config, **spec_overrides), num_classes=config.num_classes,
-      class_order=config.get('class_order'))
 
 
 # --- metrics.jsonl --------------------------------------------------------------------------

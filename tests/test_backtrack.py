@@ -15,6 +15,7 @@ from memrnn_tf.analysis import stats
 from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import branching
 from memrnn_tf.analysis import multirun
+from memrnn_tf.training import experiment
 from memrnn_tf.training import replay
 from memrnn_tf.training import trainer
 
@@ -192,7 +193,7 @@ def test_snapshots_hold_the_optimizer_and_replay_is_bit_exact(vocu_run):
   assert replay.replay_cost(vocu_run, [12, 16, 20]) == 4 + 4
   info = replay.replay_weights(vocu_run, [12, 16, 20], replayer=r)
   assert info['replayed'] == [12, 20] and info['steps_trained'] == 4 + 4
-  model = workdir_lib.model_from_config(r.config)
+  model = experiment.model_from_config(r.config)
   replay.load_weights(model, vocu_run, 12)
   for a, b in zip(model.get_weights(), twelve):
     np.testing.assert_array_equal(a, b)

@@ -248,14 +248,14 @@ def test_no_intact_checkpoint_is_one_line_and_nothing_written(run, experiment, d
   assert line.endswith(f'move {run}/checkpoints away to start --workdir={run} again from '
                        'step 0')
   with pytest.raises(errors.CheckpointDamagedError):
-    workdir_lib.load_trained_model(run)
+    experiment_lib.load_trained_model(run)
   assert _digests(run) == before
 
 
 def test_damaged_snapshot_is_one_line(run):
   _truncate(os.path.join(run, 'snapshots', f'snapshot-0.{DATA}'), 4000)
   with pytest.raises(errors.CheckpointDamagedError) as e:
-    workdir_lib.load_trained_model(run, checkpoint=0)
+    experiment_lib.load_trained_model(run, checkpoint=0)
   assert 'snapshot-0 is damaged (Read less bytes' in _one_line(e.value)
   assert 'delete' in str(e.value)
 

@@ -10,10 +10,12 @@ import pytest
 import tensorflow as tf
 
 from configs import flipflop as flipflop_configs
-from memrnn_tf import flipflop
+from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import dynamics
+from memrnn_tf.analysis import flipflop
 from memrnn_tf.data import flipflop as flipflop_data
 from memrnn_tf.models import flipflop as flipflop_models
+from memrnn_tf.training import experiment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = f'--config={os.path.join(REPO, "configs", "flipflop.py")}:smoke'
@@ -204,7 +206,8 @@ def test_binary_trains_resumes_analyses_and_plots(tmp_path):
     eigvals = d['eigvals']
   assert eigvals.shape == (config.model.units,)
   # The model in the workdir is the one analysed.
-  model, saved, path = flipflop.load_trained_model(str(workdir))
+  model, path = experiment.load_trained_model(str(workdir))
+  saved = workdir_lib.load_config(str(workdir))
   assert path.endswith('ckpt-20') and saved.task.delay == config.task.delay
   np.testing.assert_allclose(
       np.sort(np.abs(flipflop.sorted_eigenvalues(model.recurrent_matrix.numpy()))),

@@ -178,7 +178,6 @@ def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_pa
   saved) and is called again ends with the weights, history and targets of an
   uninterrupted run."""
   from memrnn_tf import regularize
-  from memrnn_tf import workdir as workdir_lib
   # One target per class at the mean input: with the authors' 100 targets under distinct
   # noise images the first segment itself differed by one float32 ulp between two runs in
   # one process on a loaded machine (the resume is not involved; BUILD_NOTES).
@@ -198,7 +197,7 @@ def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_pa
   with pytest.raises(RuntimeError, match='killed'):
     regularize.regularize(source_run, crashed, 'slow_points', penalty=1e-3, **kwargs)
   monkeypatch.undo()
-  assert workdir_lib.load_trained_model(crashed)[1].endswith('ckpt-26')
+  assert experiment.load_trained_model(crashed)[1].endswith('ckpt-26')
   assert not os.path.exists(os.path.join(crashed, 'analysis', 'regularization.json'))
   regularize.regularize(source_run, crashed, 'slow_points', penalty=1e-3, **kwargs)
 
@@ -211,7 +210,7 @@ def test_regularize_resumes_after_a_crash_as_if_uninterrupted(source_run, tmp_pa
     with np.load(os.path.join(ref, 'targets', name)) as a, \
          np.load(os.path.join(crashed, 'targets', name)) as b:
       np.testing.assert_array_equal(a['states'], b['states'])
-  a, b = workdir_lib.load_trained_model(ref)[0], workdir_lib.load_trained_model(crashed)[0]
+  a, b = experiment.load_trained_model(ref)[0], experiment.load_trained_model(crashed)[0]
   for va, vb in zip(a.weights, b.weights):
     np.testing.assert_array_equal(va.numpy(), vb.numpy())
 

@@ -13,11 +13,11 @@ import tensorflow as tf
 
 from configs import mnist
 from memrnn_tf import files
-from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints as sp
 from memrnn_tf.analysis import step_functions
 from memrnn_tf.models import cells
+from memrnn_tf.training import experiment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -406,7 +406,7 @@ def _untrained_workdir(path):
   os.makedirs(path)
   with open(os.path.join(path, 'config.json'), 'w') as f:
     json.dump(json.loads(json.dumps(config.to_dict(), default=list)), f)
-  model = workdir_lib.model_from_config(config)
+  model = experiment.model_from_config(config)
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                        os.path.join(path, 'checkpoints'), max_to_keep=1)
   manager.save(checkpoint_number=24)

@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 from configs import template_matching
-from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.data import tasks
 from memrnn_tf.training import experiment
 
@@ -72,7 +71,7 @@ def test_config_builds_three_output_model(data_dir):
   config.data_dir = data_dir
   exp = experiment.build_experiment(config)
   assert isinstance(exp.train_task, tasks.DelayedTemplateMatching)
-  assert workdir_lib.model_from_config(config).num_outputs == exp.model.num_outputs == 3
+  assert experiment.model_from_config(config).num_outputs == exp.model.num_outputs == 3
   logs = exp.model.test_step(exp.test_task.sample(tf.constant([0, 0]), 8))
   assert 0.0 <= float(logs['digit_accuracy']) <= 1.0
   with pytest.raises(ValueError, match='unknown variant'):

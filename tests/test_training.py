@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
+from memrnn_tf.training import experiment
 
 pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
 
@@ -85,17 +86,17 @@ def test_xla_with_chains_trains_like_the_graph(trained, tmp_path, data_dir):
 
 
 def test_checkpoint_round_trip_and_mismatch(trained):
-  model, path = workdir_lib.load_trained_model(trained)
+  model, path = experiment.load_trained_model(trained)
   assert path.endswith('ckpt-24')
-  again, _ = workdir_lib.load_trained_model(trained, checkpoint=24)
+  again, _ = experiment.load_trained_model(trained, checkpoint=24)
   x = tf.random.stateless_uniform([2, 10, 785], [0, 1])
   np.testing.assert_allclose(model(x), again(x), rtol=1e-6)
-  early, _ = workdir_lib.load_trained_model(trained, checkpoint=8)  # a snapshot
+  early, _ = experiment.load_trained_model(trained, checkpoint=8)  # a snapshot
   assert not np.allclose(model.cell.kernel.numpy(), early.cell.kernel.numpy())
   config = workdir_lib.load_config(trained)
   config.model.cell = 'lstm'
   with pytest.raises(errors.CheckpointMismatchError, match='does not match'):
-    workdir_lib.restore_model(workdir_lib.model_from_config(config), path)
+    workdir_lib.restore_model(experiment.model_from_config(config), path)
   with pytest.raises(FileNotFoundError, match='snapshot steps: \\[0, 8, 16, 24\\]'):
     workdir_lib.checkpoint_path(trained, 5)
 
@@ -131,8 +132,8 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
   ref_losses = [(r['step'], r['loss']) for r in _records(ref) if r['split'] == 'train']
   resumed = [(r['step'], r['loss']) for r in _records(killed) if r['split'] == 'train']
   assert resumed == ref_losses  # identical history, no duplicated steps
-  a, _ = workdir_lib.load_trained_model(ref)
-  b, _ = workdir_lib.load_trained_model(killed)
+  a, _ = experiment.load_trained_model(ref)
+  b, _ = experiment.load_trained_model(killed)
   for va, vb in zip(a.weights, b.weights):
     np.testing.assert_array_equal(va.numpy(), vb.numpy())
 
@@ -140,7 +141,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
 def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
   workdir = str(tmp_path / 'nan')
   shutil.copytree(trained, workdir)  # a finished 24-step run, trained once per module
-  before = workdir_lib.load_trained_model(workdir)[0].cell.kernel.numpy()
+  before = experiment.load_trained_model(workdir)[0].cell.kernel.numpy()
   # A run whose inputs go bad after step 24: its stored config asks for 48 steps of NaN
   # noise (a resume with other settings than the stored ones would be refused).
   path = os.path.join(workdir, 'config.json')
@@ -154,7 +155,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(trained, tmp_path, data_dir):
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('error: loss became nan') and 'ckpt-24' in last
-  model, path = workdir_lib.load_trained_model(workdir)
+  model, path = experiment.load_trained_model(workdir)
   assert path.endswith('ckpt-24')
   np.testing.assert_array_equal(model.cell.kernel.numpy(), before)
 
@@ -243,7 +244,7 @@ print('memrnn_tf' in sys.modules)
 def test_export_reloads_without_package(trained, tmp_path, data_dir):
   out = str(tmp_path / 'saved')
   _run(['bin/export.py', f'--workdir={trained}', f'--output={out}'], data_dir)
-  model, _ = workdir_lib.load_trained_model(trained)
+  model, _ = experiment.load_trained_model(trained)
   for steps in (10, 37):  # any sequence length, not only the trained one
     x = np.random.default_rng(steps).uniform(size=(3, steps, 785)).astype(np.float32)
     np.save(tmp_path / 'x.npy', x)

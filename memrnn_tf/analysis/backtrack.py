@@ -34,6 +34,7 @@ from memrnn_tf.analysis import procedures
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.analysis import stats
 from memrnn_tf.training import curricula
+from memrnn_tf.training import experiment
 from memrnn_tf.training import replay
 
 NAME = 'backtrack'
@@ -86,8 +87,8 @@ class RunModel:
   def __init__(self, workdir, split='test', tol=1e-8, max_iters=20_000):
     self.workdir = workdir
     self.config = workdir_lib.load_config(workdir)
-    self.model = workdir_lib.model_from_config(self.config)
-    self.task = workdir_lib.make_task(self.config, split)
+    self.model = experiment.model_from_config(self.config)
+    self.task = experiment.make_task(self.config, split)
     self.step_fn = slowpoints.step_fn_for_model(self.model)
     self.readout_fn = procedures.trigger_readout_fn(self.model, self.task)
     # The paper's first-order search, warm-started snapshot to snapshot. Not the Newton

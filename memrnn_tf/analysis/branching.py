@@ -37,6 +37,7 @@ from memrnn_tf.analysis import backtrack as bt
 from memrnn_tf.analysis import stats
 from memrnn_tf.training import curricula
 from memrnn_tf.training import evaluation
+from memrnn_tf.training import experiment
 from memrnn_tf.training import replay
 
 NAME = 'branching'
@@ -119,7 +120,7 @@ class AccuracyProbe:
   def __init__(self, run, noise_scale=math.sqrt(2.0), num_trials=4000,
                batch_size=500, seed=0):
     self.run = run
-    self.task = workdir_lib.make_task(run.config, 'test', noise_scale=float(noise_scale))
+    self.task = experiment.make_task(run.config, 'test', noise_scale=float(noise_scale))
     self.kwargs = {'num_trials': num_trials, 'batch_size': batch_size,
                    # Not XLA: one compile per number of active classes costs more than
                    # it saves on a few thousand trials.

@@ -41,6 +41,7 @@ from memrnn_tf import errors
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
+from memrnn_tf.training import experiment
 
 PROTOCOLS = ('fixed', 'tmax')
 NOISE_AT = ('auto', 'pixels', 'recurrent')
@@ -394,8 +395,8 @@ def result_name(protocol='fixed', noise_scale=1.0):
 def load_run(workdir, checkpoint=None, split='test'):
   """``(config, model, checkpoint_path, task)`` of a trained run."""
   config = workdir_lib.load_config(workdir)
-  model, path = workdir_lib.load_trained_model(workdir, checkpoint=checkpoint)
-  task = workdir_lib.make_task(config, split)
+  model, path = experiment.load_trained_model(workdir, checkpoint=checkpoint)
+  task = experiment.make_task(config, split)
   return config, model, path, task
 
 

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints
+from memrnn_tf.training import experiment
 
 
 def trigger_input(task):
@@ -227,8 +228,8 @@ def find_class_slow_points(workdir, checkpoint=None, delay=15, trials_per_class=
     ``(SlowPoints, table)``: table is one dict per class (see ``format_class_table``).
   """
   config = workdir_lib.load_config(workdir)
-  model, path = workdir_lib.load_trained_model(workdir, checkpoint)
-  task = workdir_lib.make_task(config, split)
+  model, path = experiment.load_trained_model(workdir, checkpoint)
+  task = experiment.make_task(config, split)
   method = options.method
   step_fn = slowpoints.step_fn_for_model(model)
   means = class_mean_states(model, task, delay=delay, trials_per_class=trials_per_class,

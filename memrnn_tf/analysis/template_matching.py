@@ -30,6 +30,7 @@ from memrnn_tf import files
 from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.analysis import slowpoints
 from memrnn_tf.data import tasks
+from memrnn_tf.training import experiment
 
 DELAYS = (19, 50, 100, 200, 500, 1000)
 
@@ -158,8 +159,8 @@ def analyze_workdir(workdir, delays=DELAYS, num_trials=1000, seed=0,
   config = workdir_lib.load_config(workdir)
   if config.get('task_kind', 'classification') != 'template_matching':
     raise errors.ConfigError(f'{workdir} is not a template-matching run (config.task_kind)')
-  model, path = workdir_lib.load_trained_model(workdir)
-  task = workdir_lib.make_task(config, 'test')
+  model, path = experiment.load_trained_model(workdir)
+  task = experiment.make_task(config, 'test')
   means, kept = class_means(model, task, seed=seed)
   step_fn = slowpoints.step_fn_for_model(model)
   # The same search as the classification study's class slow points (Fig. 4 and Fig. 7

@@ -1,7 +1,7 @@
 """Figures of the flip-flop study (003), drawn from ``workdir/analysis`` only.
 
 Nothing here recomputes the analysis: every array comes from the files written by
-``memrnn_tf.flipflop.analyse`` (the projections on principal components included).
+``memrnn_tf.analysis.flipflop.analyse`` (the projections on principal components included).
 
 * ``plot_fixed_points``: test trajectory in the first three PCs, coloured by the target
   output, with the fixed points marked by their number of unstable dimensions (Figs. 2, 6).

@@ -75,14 +75,19 @@ def snapshot_manager(model, workdir):
 
 
 def make_train_chunk(exp):
-  """Compiled ``chunk(n)`` of an ``Experiment``: n training steps (see ``train_chunk``)."""
+  """Compiled ``chunk(n)`` of an ``Experiment``: n training steps (see ``train_chunk``).
+
+  The batch of step ``s`` is ``train_task.sample((config.seed, s), batch_size)``, at the
+  curriculum's ``t_max`` and number of classes of step ``s`` when there is a curriculum.
+  """
   model, task, curriculum = exp.model, exp.train_task, exp.curriculum
   seed = tf.constant(int(exp.config.seed), tf.int64)
   batch_size = int(exp.config.batch_size)
 
   def sample(step):
-    return task.sample(tf.stack([seed, step]), batch_size, t_max=curriculum.t_max(step),
-                       num_active=curriculum.num_classes(step))
+    stage = {} if curriculum is None else dict(t_max=curriculum.t_max(step),
+                                               num_active=curriculum.num_classes(step))
+    return task.sample(tf.stack([seed, step]), batch_size, **stage)
 
   return train_chunk(model, sample, bool(exp.config.perf.jit_compile))
 

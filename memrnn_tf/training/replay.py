@@ -136,7 +136,7 @@ class Replayer:
       raise errors.RunNotFoundError(f'{workdir}/snapshots has no snapshot-0: cannot replay')
     self.snapshots = _steps_in(os.path.join(workdir, 'snapshots'), 'snapshot')
     self.check = check
-    self._reference = workdir_lib.model_from_config(config) if check else None
+    self._reference = experiment.model_from_config(config) if check else None
     self.step = None
     self.checks = []
     self.steps_trained = 0

@@ -1,10 +1,15 @@
-"""``train_and_evaluate(config, workdir)``: resumable training with curricula, then the table.
+"""Training an experiment in its workdir (every study), and ``train_and_evaluate`` (bin/train.py).
 
-The workdir layout is described in ``memrnn_tf.workdir``; the loop in
-``memrnn_tf.training.loop``; the evaluation in ``memrnn_tf.training.evaluation``.
+``prepare(config)`` builds the experiment with the process-wide settings it asks for,
+``open_run`` checks, creates or resumes its workdir and ``train`` runs the resumable loop;
+the flip-flop study and the regularisation share them. The workdir layout is described in
+``memrnn_tf.workdir``; the loop in ``memrnn_tf.training.loop``; the evaluation in
+``memrnn_tf.training.evaluation``.
 """
 
+import dataclasses
 import os
+from typing import Any, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -14,6 +19,69 @@ from memrnn_tf import workdir as workdir_lib
 from memrnn_tf.training import evaluation
 from memrnn_tf.training import experiment as experiment_lib
 from memrnn_tf.training import loop
+
+
+@dataclasses.dataclass
+class Run:
+  """An experiment opened in its workdir, ready to train.
+
+  Attributes:
+    exp: the ``Experiment`` (its model restored from the newest checkpoint, if any).
+    workdir: the run directory.
+    manager: ``CheckpointManager`` of model and optimizer.
+    writer: the ``MetricsWriter``.
+    snapshots: ``CheckpointManager`` of the weight snapshots (None: the config keeps none).
+    chunk: the compiled training chunk (traced).
+    resumed_from: the checkpoint the run resumed from (None: a new run).
+  """
+  exp: experiment_lib.Experiment
+  workdir: str
+  manager: tf.train.CheckpointManager
+  writer: Any
+  snapshots: Optional[tf.train.CheckpointManager]
+  chunk: Any
+  resumed_from: Optional[str]
+
+
+def prepare(config):
+  """The experiment of ``config``, after the process-wide settings it asks for (threads,
+  op determinism); validates everything before anything is written."""
+  perf.configure_threads(config)
+  if config.get('deterministic', False):
+    tf.config.experimental.enable_op_determinism()
+  return experiment_lib.build_experiment(config)
+
+
+def open_run(exp, workdir):
+  """Checks, creates or resumes ``workdir`` for ``exp`` (``loop.open_workdir``) and traces
+  the training chunk (see ``evaluation.Evaluator``: nothing is traced after training
+  starts). Snapshots are kept when the config has ``snapshot_every``."""
+  manager, writer = loop.open_workdir(exp.config, workdir, exp.model)
+  snapshots = (loop.snapshot_manager(exp.model, workdir)
+               if exp.config.get('snapshot_every') else None)
+  chunk = loop.make_train_chunk(exp)
+  chunk.get_concrete_function(tf.TensorSpec([], tf.int32))
+  return Run(exp, workdir, manager, writer, snapshots, chunk, manager.latest_checkpoint)
+
+
+def train(run):
+  """Trains ``run`` to ``config.num_steps`` from its step.
+
+  Returns:
+    Dict: ``step`` (the final one) and ``train_seconds_this_session``.
+
+  Raises:
+    TrainingDivergedError: non-finite loss (the last good checkpoint is kept);
+    TrainingInterruptedError: SIGINT/SIGTERM (the step reached is saved).
+  """
+  exp, c = run.exp, run.exp.config
+  step = int(exp.model.optimizer.iterations.numpy())
+  logging.info('Training %s from step %d to %d%s', exp.describe(), step, c.num_steps,
+               f' (stage {exp.stage(step)})' if exp.curriculum else '')
+  step, elapsed = loop.training_loop(exp.model, run.chunk, c, run.manager, run.writer,
+                                     snapshots=run.snapshots,
+                                     stage_fn=exp.stage if exp.curriculum else None)
+  return {'step': step, 'train_seconds_this_session': elapsed}
 
 
 def train_and_evaluate(config, workdir, evaluate=True):
@@ -31,32 +99,17 @@ def train_and_evaluate(config, workdir, evaluate=True):
     TrainingDivergedError: non-finite loss (the last good checkpoint is kept);
     TrainingInterruptedError: SIGINT/SIGTERM (the step reached is saved).
   """
-  perf.configure_threads(config)
-  if config.get('deterministic', False):
-    tf.config.experimental.enable_op_determinism()
-  exp = experiment_lib.build_experiment(config)  # all validation before the workdir
-  model = exp.model
-  manager, writer = loop.open_workdir(config, workdir, model)
-  snapshots = loop.snapshot_manager(model, workdir)
-  step = int(model.optimizer.iterations.numpy())
-
-  c = config
-  chunk = loop.make_train_chunk(exp)
-  chunk.get_concrete_function(tf.TensorSpec([], tf.int32))  # trace now (see Evaluator)
-  evaluators = evaluation.make_evaluators(exp) if evaluate else None
-  logging.info('Training %s-%d on %s, curriculum %s, from step %d to %d (stage %s)',
-               c.model.cell, c.model.units, c.dataset, exp.curriculum.name, step, c.num_steps,
-               exp.curriculum.at(step))
-  step, elapsed = loop.training_loop(model, chunk, config, manager, writer,
-                                     snapshots=snapshots, stage_fn=exp.curriculum.at)
+  exp = prepare(config)
+  run = open_run(exp, workdir)
+  evaluators = evaluation.make_evaluators(exp) if evaluate else None  # traced now
+  result = train(run)
   if not evaluate:
-    return {'step': step, 'train_seconds_this_session': elapsed}
-
+    return result
   table = evaluation.evaluate_experiment(exp, evaluators)
   for split, values in table.items():
-    writer.write(step, {'split': f'eval_{split}', **values})
+    run.writer.write(result['step'], {'split': f'eval_{split}', **values})
     logging.info('%s: null accuracy %.4f, digit accuracy %.4f (%d trials)', split,
                  values['null_accuracy'], values['digit_accuracy'], values['trials'])
-  result = {'step': step, 'train_seconds_this_session': elapsed, **table}
+  result.update(table)
   workdir_lib.write_json_atomic(os.path.join(workdir, 'eval.json'), result)
   return result
