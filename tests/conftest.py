@@ -54,8 +54,14 @@ def _exit_code(error):
   return error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
 
 
+def _script(name):
+  """A script of ``bin/`` (``train.py``) or a path from the repository root."""
+  return os.path.join(REPO, name if '/' in name else os.path.join('bin', name))
+
+
 def _run_forked(name, *args):
-  """Runs ``bin/<name> <args>`` in a forked child, from the repository root.
+  """Runs ``bin/<name> <args>`` (or ``<name>``, a path with a ``/`` such as
+  ``benchmarks/slowpoints.py``) in a forked child, from the repository root.
 
   The child imports only what this process has not (TensorFlow, if loaded here, is not loaded
   again), so a call costs milliseconds to a second. Only what ends before the binary runs a
@@ -65,7 +71,7 @@ def _run_forked(name, *args):
   Returns:
     ``(exit code, stdout, stderr)``.
   """
-  path = os.path.join(REPO, 'bin', name)
+  path = _script(name)
   with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -97,7 +103,7 @@ def _run_forked(name, *args):
       if time.time() > deadline:  # a child stuck on a lock held at fork: fail, not hang
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        pytest.fail(f'bin/{name} {" ".join(args)} did not finish in 120 s')
+        pytest.fail(f'{path} {" ".join(args)} did not finish in 120 s')
       time.sleep(0.01)
     out.seek(0)
     err.seek(0)
@@ -130,7 +136,7 @@ def binary_main(capsys, monkeypatch):
   monkeypatch.chdir(REPO)
 
   def run(name, *args):
-    path = os.path.join(REPO, 'bin', name)
+    path = _script(name)
     defined = set(flags.FLAGS)
     capsys.readouterr()
     monkeypatch.setattr(sys, 'argv', [path, *args])  # config overrides are read at definition

@@ -373,20 +373,16 @@ def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, da
   assert proc.stdout.strip().splitlines()[0].split()[:2] == ['class', 'status']
 
 
-@pytest.mark.slow
-def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
+def test_find_slowpoints_binary_bad_input(tmp_path, forked_binary):
   """A missing run or checkpoint: one-line error, exit 1, nothing written."""
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  binary = os.path.join(REPO, 'bin', 'find_slowpoints.py')
   for args, message in (([f'--workdir={tmp_path / "nothing"}'], 'no config.json'),
                         ([f'--workdir={workdir}', '--checkpoint=7'],
                          'no checkpoint or snapshot of step 7')):
-    proc = subprocess.run([sys.executable, binary] + args, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
+    code, _, err = forked_binary('find_slowpoints.py', *args)
+    assert code == 1, err[-2000:]
+    last = err.strip().splitlines()[-1]
     assert last.startswith('error: ') and message in last, last
   assert not os.path.exists(os.path.join(workdir, 'analysis'))
 
