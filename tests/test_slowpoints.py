@@ -348,17 +348,15 @@ def test_find_slowpoints_binary(tmp_path, data_dir, method='newton'):
 
 
 @pytest.mark.slow
-def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, data_dir):
+def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, binary_main):
   """--method=paper writes slowpoints_paper.* (the authors' class means and search) and
-  leaves the refined result alone; a second call with the same parameters reuses it."""
+  leaves the refined result alone; a second call with the same parameters reuses it. (In
+  this process: test_find_slowpoints_binary starts the binary as a process.)"""
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  argv = [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'),
-          f'--workdirs={workdir}', '--method=paper', '--paper_steps=300',
-          '--trials_per_class=4']
-  proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-2000:]
+  argv = [f'--workdirs={workdir}', '--method=paper', '--paper_steps=300', '--trials_per_class=4']
+  code, _, err = binary_main('find_slowpoints.py', *argv)
+  assert code == 0, err[-2000:]
   path = os.path.join(workdir, 'analysis', 'slowpoints_paper.json')
   summary = json.loads(open(path).read())
   assert not os.path.exists(os.path.join(workdir, 'analysis', 'slowpoints.json'))
@@ -368,9 +366,9 @@ def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, da
   assert len(loaded) == 10 and np.all(loaded.iterations == 300)
   assert np.all(np.abs(loaded.points) <= 1.0)  # the authors' clip to the box
   stamp = os.path.getmtime(path)
-  proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0 and os.path.getmtime(path) == stamp  # reused
-  assert proc.stdout.strip().splitlines()[0].split()[:2] == ['class', 'status']
+  code, out, _ = binary_main('find_slowpoints.py', *argv)
+  assert code == 0 and os.path.getmtime(path) == stamp  # reused
+  assert out.strip().splitlines()[0].split()[:2] == ['class', 'status']
 
 
 def test_find_slowpoints_binary_bad_input(tmp_path, forked_binary):
