@@ -112,12 +112,14 @@ def test_checkpoint_round_trip_and_mismatch(trained):
 
 
 @pytest.mark.slow  # trains a network or runs a binary
-def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
+def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir, binary_main):
+  """The killed run is a process; the reference run and the resume run in this one."""
   extra = ['--config.num_steps=240', '--config.checkpoint_every=40',
            '--config.log_every=40', '--config.snapshot_every=120',
            '--config.perf.steps_per_execution=20', '--config.eval_trials=32']
   ref = str(tmp_path / 'ref')
-  _train(ref, data_dir, *extra)
+  code, _, err = binary_main('train.py', SMOKE, f'--workdir={ref}', *extra)
+  assert code == 0, err[-2000:]
   killed = str(tmp_path / 'killed')
   cmd = [sys.executable, 'bin/train.py', SMOKE, f'--workdir={killed}', *extra]
   proc = subprocess.Popen(cmd, cwd=REPO, env=_env(data_dir), stdout=subprocess.DEVNULL,
@@ -132,7 +134,8 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path, data_dir):
   proc.wait()
   interrupted_at = int(tf.train.latest_checkpoint(ckpt_dir).rsplit('-', 1)[1])
   assert 0 < interrupted_at < 240, 'the run was not interrupted mid-way'
-  _train(killed, data_dir, *extra)  # same command again: resumes
+  code, _, err = binary_main('train.py', SMOKE, f'--workdir={killed}', *extra)  # resumes
+  assert code == 0, err[-2000:]
   with open(os.path.join(ref, 'eval.json')) as f:
     ref_eval = json.load(f)
   with open(os.path.join(killed, 'eval.json')) as f:
