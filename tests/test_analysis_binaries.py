@@ -64,10 +64,12 @@ def test_workdir_selection(runs):
     multirun.expand_workdirs(os.path.join(runs, 'missing'))
 
 
-def test_extrapolate_aggregates_and_reuses(runs, data_dir):
-  out = _run(['bin/extrapolate.py', f'--workdirs={runs}/*', '--delays=5,8',
-              '--num_trials=20', '--protocols=fixed,tmax', '--second_retrieval=2,3',
-              '--noise_scales=1,2', '--per_class'], data_dir).stdout
+def test_extrapolate_aggregates_and_reuses(runs, binary_main):
+  # In this process: the smoke reproduction (test_reproduce) runs the binary as a process.
+  code, out, err = binary_main('extrapolate.py', f'--workdirs={runs}/*', '--delays=5,8',
+                               '--num_trials=20', '--protocols=fixed,tmax',
+                               '--second_retrieval=2,3', '--noise_scales=1,2', '--per_class')
+  assert code == 0, err[-2000:]
   assert 'protocol tmax' in out and 'second retrieval: trigger 1 at 2, trigger 2 at 5' in out
   for name in ('extrapolation', 'extrapolation_tmax', 'extrapolation_noise2',
                'second_retrieval'):

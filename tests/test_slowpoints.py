@@ -3,8 +3,6 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -319,17 +317,15 @@ def _untrained_workdir(path):
 
 
 @pytest.mark.slow
-def test_find_slowpoints_binary(tmp_path, data_dir, method='newton'):
-  # (--method=paper: test_find_slowpoints_binary_paper_method_beside_the_refined_one)
+def test_find_slowpoints_binary(tmp_path, binary_main, method='newton'):
+  # (--method=paper: test_find_slowpoints_binary_paper_method_beside_the_refined_one.) In
+  # this process: the smoke reproduction (test_reproduce) runs the binary as a process.
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'), f'--workdir={workdir}',
-       '--newton_iters=50', '--trials_per_class=4', f'--method={method}'],
-      env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  lines = proc.stdout.strip().splitlines()
+  code, out, err = binary_main('find_slowpoints.py', f'--workdir={workdir}', '--newton_iters=50',
+                               '--trials_per_class=4', f'--method={method}')
+  assert code == 0, err[-2000:]
+  lines = out.strip().splitlines()
   assert lines[0].split()[:4] == ['class', 'status', 'speed', 'mean']
   assert len(lines) == 12 and 'fixed points' in lines[-1]
   loaded = sp.SlowPoints.load(os.path.join(workdir, 'analysis', 'slowpoints'))
