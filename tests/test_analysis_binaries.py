@@ -10,10 +10,12 @@ import sys
 import numpy as np
 import pytest
 
+from memrnn_tf import cli
 from memrnn_tf import errors
 from memrnn_tf.analysis import extrapolation
 from memrnn_tf.analysis import multirun
 from memrnn_tf.analysis import stats
+from memrnn_tf.training import trainer
 
 pytestmark = pytest.mark.slow  # every test here runs a binary or trains a network
 
@@ -32,10 +34,12 @@ def _run(args, data_dir):
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory, data_dir):
+  """A smoke run trained here (test_training runs bin/train.py) and two copies of it."""
   root = tmp_path_factory.mktemp('sweep')
   a = str(root / 'decu_a')
-  _run(['bin/train.py', f'--config={REPO}/configs/mnist.py:smoke', f'--workdir={a}'],
-       data_dir)
+  config = cli.load_config('mnist', 'smoke')
+  config.data_dir = data_dir  # as bin/train.py records it
+  trainer.train_and_evaluate(config, a)
   shutil.copytree(a, root / 'decu_b')
   shutil.copytree(a, root / 'vocu_c')
   with open(root / 'vocu_c' / 'config.json') as f:
@@ -60,10 +64,12 @@ def test_workdir_selection(runs):
     multirun.expand_workdirs(os.path.join(runs, 'missing'))
 
 
-def test_extrapolate_aggregates_and_reuses(runs, data_dir):
-  out = _run(['bin/extrapolate.py', f'--workdirs={runs}/*', '--delays=5,8',
-              '--num_trials=20', '--protocols=fixed,tmax', '--second_retrieval=2,3',
-              '--noise_scales=1,2', '--per_class'], data_dir).stdout
+def test_extrapolate_aggregates_and_reuses(runs, binary_main):
+  # In this process: the smoke reproduction (test_reproduce) runs the binary as a process.
+  code, out, err = binary_main('extrapolate.py', f'--workdirs={runs}/*', '--delays=5,8',
+                               '--num_trials=20', '--protocols=fixed,tmax',
+                               '--second_retrieval=2,3', '--noise_scales=1,2', '--per_class')
+  assert code == 0, err[-2000:]
   assert 'protocol tmax' in out and 'second retrieval: trigger 1 at 2, trigger 2 at 5' in out
   for name in ('extrapolation', 'extrapolation_tmax', 'extrapolation_noise2',
                'second_retrieval'):
@@ -124,7 +130,7 @@ def test_pca_clouds_binary(runs, data_dir):
   assert 0 < explained.sum() <= 1.0 + 1e-9
 
 
-def test_speed_accuracy_binary_on_known_values(runs, data_dir):
+def test_speed_accuracy_binary_on_known_values(runs, data_dir, forked_binary):
   rng = np.random.default_rng(0)
   speeds, accs = {}, {}
   for name in ('decu_a', 'decu_b', 'vocu_c'):
@@ -157,9 +163,7 @@ def test_speed_accuracy_binary_on_known_values(runs, data_dir):
   assert os.path.exists(os.path.join(runs, 'figures', 'speed_accuracy_summary.png'))
   # Without slow points: a one-line error naming the command.
   os.remove(os.path.join(runs, 'vocu_c', 'analysis', 'slowpoints.json'))
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  proc = subprocess.run([sys.executable, 'bin/speed_accuracy.py', f'--workdirs={runs}/*',
-                         '--delay=8', '--num_trials=20'], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=1800)
-  assert proc.returncode == 1
-  assert 'bin/find_slowpoints.py --workdir=' in proc.stderr.strip().splitlines()[-1]
+  code, _, err = forked_binary('speed_accuracy.py', f'--workdirs={runs}/*', '--delay=8',
+                               '--num_trials=20')
+  assert code == 1
+  assert 'bin/find_slowpoints.py --workdir=' in err.strip().splitlines()[-1]

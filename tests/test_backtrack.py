@@ -207,8 +207,14 @@ def _run_bin(*args):
                         text=True, timeout=1500)
 
 
+def _ok(result):
+  code, _, err = result
+  assert code == 0, err[-2000:]
+
+
 @pytest.mark.slow
-def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
+def test_backtrack_and_branching_binaries(vocu_run, tmp_path, binary_main):
+  """Each binary runs once as a process, then in this process (conftest.binary_main)."""
   first = str(tmp_path / 'runs' / 'vocu_a')
   other = str(tmp_path / 'runs' / 'vocu_b')
   shutil.copytree(vocu_run, first)
@@ -223,8 +229,7 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   shutil.copytree(first, other)
   result = os.path.join(first, 'analysis', 'backtrack.json')
   stamp = os.stat(result).st_mtime_ns
-  out = _run_bin('bin/backtrack.py', f'--workdirs={tmp_path}/runs/vocu_*', *params)
-  assert out.returncode == 0, out.stderr[-2000:]
+  _ok(binary_main('backtrack.py', f'--workdirs={tmp_path}/runs/vocu_*', *params))
   assert os.stat(result).st_mtime_ns == stamp
   s = json.load(open(os.path.join(first, 'analysis', 'backtrack.json')))
   # Threshold -1 refines every interval at its midpoint (replayed from the checkpoints).
@@ -240,13 +245,11 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'backtrack.png')
 
   # --recompute forces a new result with the same parameters.
-  out = _run_bin('bin/backtrack.py', f'--workdir={first}', *params, '--recompute')
-  assert out.returncode == 0, out.stderr[-2000:]
+  _ok(binary_main('backtrack.py', f'--workdir={first}', *params, '--recompute'))
   assert os.stat(result).st_mtime_ns > stamp
   assert json.load(open(result))['steps'] == [24, 20, 16, 12, 8, 4, 0]
 
-  out = _run_bin('bin/branching.py', f'--workdirs={first},{other}', '--reuse')
-  assert out.returncode == 0, out.stderr[-2000:]
+  _ok(binary_main('branching.py', f'--workdirs={first},{other}', '--reuse'))
   s = json.load(open(os.path.join(first, 'analysis', 'branching.json')))
   assert [e['new_class'] for e in s['events']] == list(range(2, 10))
   for e in s['events']:
@@ -259,16 +262,15 @@ def test_backtrack_and_branching_binaries(vocu_run, tmp_path):
   assert os.path.exists(tmp_path / 'runs' / 'figures' / 'branching.png')
 
 
-@pytest.mark.slow
-def test_binaries_reject_bad_input(tmp_path):
-  out = _run_bin('bin/backtrack.py', f'--workdir={tmp_path}/missing')
-  assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith('error: ')
+def test_binaries_reject_bad_input(tmp_path, forked_binary):
+  code, _, err = forked_binary('backtrack.py', f'--workdir={tmp_path}/missing')
+  assert code == 1 and err.strip().splitlines()[-1].startswith('error: ')
   os.makedirs(tmp_path / 'd')
   config = mnist.get_config('smoke')
   config.curriculum = 'decu'
   workdir_lib.write_json_atomic(str(tmp_path / 'd' / 'config.json'), workdir_lib.config_dict(config))
-  out = _run_bin('bin/branching.py', f'--workdir={tmp_path}/d')
-  assert out.returncode == 1 and 'introduces none' in out.stderr
+  code, _, err = forked_binary('branching.py', f'--workdir={tmp_path}/d')
+  assert code == 1 and 'introduces none' in err
 
 
 def test_cached_reuses_a_result_only_with_the_same_parameters(tmp_path):

@@ -52,18 +52,17 @@ def test_slowpoints_benchmark_variants_agree(data_dir):
   assert [int(r[1]) for r in rows.values()] == [30, 30, 30]
 
 
-def test_benchmark_flags_reject_bad_values(data_dir):
+def test_benchmark_flags_reject_bad_values(forked_binary):
   """Bad flags stop at flag parsing with one error line naming the flag."""
-  # One per script: each call is a process start with a TensorFlow import.
+  # One per script, each in a forked child of this process (conftest.forked_binary).
   for script, arg in (('train_throughput.py', '--num_chains=0'),
                       ('slowpoints.py', '--groups=0'),
                       ('cifar_baseline.py', '--epochs=0')):
-    proc = _call(script, [arg], data_dir)
-    assert proc.returncode != 0
-    assert 'Traceback' not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines()
-              if line.startswith('FATAL Flags parsing error')]
-    assert len(errors) == 1 and arg.split('=')[0] in errors[0], proc.stderr[-1000:]
+    code, _, err = forked_binary(f'benchmarks/{script}', arg)
+    assert code != 0
+    assert 'Traceback' not in err
+    errors = [line for line in err.splitlines() if line.startswith('FATAL Flags parsing error')]
+    assert len(errors) == 1 and arg.split('=')[0] in errors[0], err[-1000:]
 
 
 def test_cifar_baseline_fits_a_small_training_set(data_dir):

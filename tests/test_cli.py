@@ -52,10 +52,9 @@ app.run(main, flags_parser=cli.parse_flags)
 '''
 
 
-def _call(args, tmp_path, script=None):
-  if script is None:
-    script = tmp_path / 'binary.py'
-    script.write_text(_BINARY)
+def _call(args, tmp_path):
+  script = tmp_path / 'binary.py'
+  script.write_text(_BINARY)
   env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
   return subprocess.run([sys.executable, str(script)] + args, cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=300)
@@ -90,11 +89,10 @@ def test_good_overrides_still_apply(tmp_path):
   assert proc.stdout.split() == ['lstm', '0.5']
 
 
-@pytest.mark.slow
-def test_train_binary_unknown_field_one_line(tmp_path):
-  proc = _call(['--config.model.num_chains=2', f'--workdir={tmp_path / "run"}'], tmp_path,
-               script=os.path.join(REPO, 'bin', 'train.py'))
-  assert proc.returncode == 2 and 'Traceback' not in proc.stderr
-  assert proc.stderr.strip().splitlines()[-1] == (
+def test_train_binary_unknown_field_one_line(tmp_path, forked_binary):
+  code, _, err = forked_binary('train.py', '--config.model.num_chains=2',
+                               f'--workdir={tmp_path / "run"}')
+  assert code == 2 and 'Traceback' not in err
+  assert err.strip().splitlines()[-1] == (
       'error: --config.model.num_chains=2: the config has no field model.num_chains')
   assert not (tmp_path / 'run').exists()

@@ -13,8 +13,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 
 import pytest
 
@@ -71,8 +69,9 @@ def test_pytest_commands_use_registered_markers():
       assert words <= registered, (page, argv)
 
 
-# Run in a child process: defines each script's flags in turn (absl's global registry),
-# parses the documented command line, then removes them again.
+# Run in a forked child (conftest.forked_binary): defines each script's flags in turn (absl's
+# global registry), parses the documented command line, then removes them again. Its argument:
+# a JSON file of [script, args] pairs.
 _CHECK = r'''
 import json, os, runpy, sys
 from memrnn_tf import startup
@@ -81,7 +80,9 @@ from absl import flags
 FLAGS = flags.FLAGS
 base = set(FLAGS)
 results = []
-for script, args in json.load(sys.stdin):
+with open(sys.argv[1]) as f:
+  todo = json.load(f)
+for script, args in todo:
   sys.argv = [script] + args  # config overrides are read while the flags are defined
   try:
     runpy.run_path(script, run_name='memrnn_docs_check')
@@ -100,14 +101,13 @@ print(json.dumps(results))
 
 
 @pytest.mark.slow
-def test_every_documented_command_parses():
+def test_every_documented_command_parses(tmp_path, forked_binary):
   todo = python_scripts()
-  env = {**os.environ, 'PYTHONPATH': REPO}
-  proc = subprocess.run([sys.executable, '-c', _CHECK], cwd=REPO, env=env, text=True,
-                        input=json.dumps([[s, a] for _, s, a in todo]), capture_output=True,
-                        timeout=600)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads(proc.stdout.strip().splitlines()[-1])
+  (tmp_path / 'todo.json').write_text(json.dumps([[s, a] for _, s, a in todo]))
+  (tmp_path / 'check.py').write_text(_CHECK)
+  code, out, err = forked_binary(str(tmp_path / 'check.py'), str(tmp_path / 'todo.json'))
+  assert code == 0, err[-3000:]
+  results = json.loads(out.strip().splitlines()[-1])
   failures = [f'{page}: python {script} {" ".join(args)}\n  {error}'
               for (page, script, args), error in zip(todo, results) if error]
   assert not failures, '\n'.join(failures)

@@ -4,7 +4,8 @@ One smoke run is trained once per module (in-process); each case damages a copy 
 asserts the outcome: either one ``error: ...`` line (or one-line exception) with nothing of
 the run changed (checksums of every file before and after), or a recovery that ends where
 an undamaged run ends. Library calls run in-process; binaries run in a forked child of
-this process (TensorFlow already imported), where their exit code and stderr are tested.
+this process (TensorFlow already imported: conftest.forked_binary), where their exit code and
+stderr are tested.
 """
 
 import hashlib
@@ -13,12 +14,10 @@ import json
 import logging as py_logging
 import os
 import re
-import runpy
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -389,50 +388,6 @@ def test_lock_of_an_interrupted_sweep_does_not_block(tmp_path):
 
 
 # --- binaries -------------------------------------------------------------------------------
-def _binary(name, *args):
-  """Runs ``bin/<name>`` in a forked child; returns ``(exit code, stdout, stderr)``.
-
-  The child imports nothing new (TensorFlow is loaded here already), so each call costs
-  milliseconds; only flag parsing and what fails before any TensorFlow op is run there.
-  """
-  path = os.path.join(REPO, 'bin', name)
-  with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-      code = 70
-      try:
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
-        sys.stdout = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), write_through=True)
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), write_through=True)
-        sys.argv = [path, *args]
-        try:
-          runpy.run_path(path, run_name='__main__')
-          code = 0
-        except SystemExit as e:
-          code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-      except BaseException:  # pylint: disable=broad-except
-        import traceback  # pylint: disable=g-import-not-at-top
-        traceback.print_exc()
-      finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)  # pylint: disable=protected-access
-    deadline = time.time() + 120
-    while True:
-      done, status = os.waitpid(pid, os.WNOHANG)
-      if done:
-        break
-      if time.time() > deadline:  # a child stuck on a lock held at fork: fail, not hang
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail(f'bin/{name} {" ".join(args)} did not finish in 120 s')
-      time.sleep(0.01)
-    out.seek(0)
-    err.seek(0)
-    return (os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode())
-
-
 def _error_lines(stderr):
   return [l for l in stderr.splitlines() if l.startswith('error:') or 'Traceback' in l]
 
@@ -462,25 +417,27 @@ def _error_lines(stderr):
     ('find_slowpoints.py', ['--workdir=RUN', '--tol=nan'],
      'error: flag --tol=nan: not a finite number'),
 ])
-def test_bad_flags_are_one_line_with_exit_code_2(binary, args, line, run, tmp_path):
+def test_bad_flags_are_one_line_with_exit_code_2(binary, args, line, run, tmp_path,
+                                                  forked_binary):
   file = str(tmp_path / 'a_file')
   with open(file, 'w') as f:
     f.write('x')
   args = [a.replace('FILE', file).replace('RUN', run) for a in args]
   line = line.replace('FILE', file).replace('RUN', run)
   before = _digests(run)
-  code, out, err = _binary(binary, *args)
+  code, out, err = forked_binary(binary, *args)
   assert (code, _error_lines(err)) == (2, [line]), err[-3000:]
   assert out == '' and _digests(run) == before
 
 
-def test_data_dir_flag_wins_over_the_runs_recorded_directory(run, tmp_path, data_dir):
+def test_data_dir_flag_wins_over_the_runs_recorded_directory(run, tmp_path, data_dir,
+                                                             forked_binary):
   """The run's config.json names the real data directory; --data_dir (applied once while
   the flags are parsed) wins over it: an empty directory is one error line, exit code 1."""
   assert json.load(open(os.path.join(run, 'config.json')))['data_dir'] == data_dir
   empty = str(tmp_path / 'empty')
   os.mkdir(empty)
-  code, out, err = _binary('evaluate.py', f'--workdir={run}', f'--data_dir={empty}')
+  code, out, err = forked_binary('evaluate.py', f'--workdir={run}', f'--data_dir={empty}')
   assert code == 1 and out == '', err[-3000:]
   line, = _error_lines(err)
   assert line.startswith(f'error: mnist data not found: looked for mnist.npz in {empty} '
@@ -488,12 +445,12 @@ def test_data_dir_flag_wins_over_the_runs_recorded_directory(run, tmp_path, data
                          '--data_dir or $MEMRNN_DATA_DIR'), line
 
 
-def test_help_exits_0_and_lists_the_flags_defined_through_the_package():
-  code, out, _ = _binary('train.py', '--help')
+def test_help_exits_0_and_lists_the_flags_defined_through_the_package(forked_binary):
+  code, out, _ = forked_binary('train.py', '--help')
   assert code == 0
   assert '  --config: Experiment config (file.py:variant).' in out.splitlines()
   assert '  --workdir: Run directory (default runs/<name>).' in out.splitlines()
-  code, out, _ = _binary('extrapolate.py', '--help')
+  code, out, _ = forked_binary('extrapolate.py', '--help')
   assert code == 0
   assert {'--workdir', '--workdirs', '--delays', '--noise_scales', '--num_trials'} <= {
       l.split(':')[0].strip() for l in out.splitlines()}
@@ -573,12 +530,12 @@ def test_ctrl_c_of_the_train_binary_saves_and_says_how_to_resume(tmp_path, data_
   assert os.path.exists(f'{workdir}/checkpoints/ckpt-{match.group(1)}.index')
 
 
-def test_sweep_binary_dry_run_and_refused_grid_leave_nothing(tmp_path):
+def test_sweep_binary_dry_run_and_refused_grid_leave_nothing(tmp_path, forked_binary):
   root = tmp_path / 'sweep'
   config = f'--config={REPO}/configs/sweep.py:smoke'
-  code, out, err = _binary('sweep.py', config, f'--root={root}', '--dry_run')
+  code, out, err = forked_binary('sweep.py', config, f'--root={root}', '--dry_run')
   assert code == 0 and out.count('pending') >= 4, err[-3000:]
-  code, _, err = _binary('sweep.py', config, f'--root={root}', '--config.axes.seed=abc')
+  code, _, err = forked_binary('sweep.py', config, f'--root={root}', '--config.axes.seed=abc')
   [line] = _error_lines(err)
   assert code == 1 and line.startswith(
       "error: seed='abc': Could not override field 'seed'"), err[-3000:]

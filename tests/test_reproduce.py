@@ -158,25 +158,28 @@ def test_unknown_stage_pattern_is_an_error(tmp_path):
     pipeline.run_pipeline(_config('smoke'), str(tmp_path), ['train_nothing'], report=False)
 
 
-@pytest.mark.slow
-def test_binary_rejects_an_unknown_stage_in_one_line(tmp_path, data_dir):
-  proc = _reproduce(str(tmp_path / 'r'), data_dir, '--stages=train_nothing')
-  assert proc.returncode == 1 and 'Traceback' not in proc.stderr
-  errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
-  assert len(errors) == 1 and 'train_nothing matches no stage' in errors[0], proc.stderr[-1000:]
+def _flags(root, *flags):
+  """bin/reproduce.py's flags: the smoke variant's MNIST GRU study, no flip-flop."""
+  return ['--config=configs/reproduce.py:smoke', f'--root={root}', '--config.studies=mnist_gru',
+          '--config.flipflop=', *flags]
+
+
+def test_binary_rejects_an_unknown_stage_in_one_line(tmp_path, forked_binary):
+  code, _, err = forked_binary('reproduce.py', *_flags(tmp_path / 'r', '--stages=train_nothing'))
+  assert code == 1 and 'Traceback' not in err
+  errors = [line for line in err.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and 'train_nothing matches no stage' in errors[0], err[-1000:]
 
 
 def _reproduce(root, data_dir, *flags):
-  argv = [sys.executable, os.path.join(REPO, 'bin', 'reproduce.py'),
-          '--config=configs/reproduce.py:smoke', f'--root={root}', '--config.studies=mnist_gru',
-          '--config.flipflop=', *flags]
+  argv = [sys.executable, os.path.join(REPO, 'bin', 'reproduce.py'), *_flags(root, *flags)]
   env = {**os.environ, 'MEMRNN_DATA_DIR': data_dir, 'PYTHONPATH': REPO}
   return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
 
 
 @pytest.mark.slow
 def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun(
-    tmp_path, data_dir):
+    tmp_path, data_dir, binary_main):
   root = str(tmp_path / 'repro')
   stages_flag = '--stages=train_mnist_gru,extrapolate_mnist'
   proc = _reproduce(root, data_dir, stages_flag, '--concurrency=2')
@@ -233,8 +236,8 @@ def test_smoke_reproduction_writes_the_report_from_its_files_and_reuses_on_rerun
   ran = ('train_mnist_gru', 'extrapolate_mnist')
   logs = {n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran}
   logs.update({n: os.path.getsize(os.path.join(root, 'mnist_gru', n + '.log')) for n in names})
-  proc = _reproduce(root, data_dir, stages_flag)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  code, _, err = binary_main('reproduce.py', *_flags(root, stages_flag))  # the rerun, in-process
+  assert code == 0, err[-3000:]
   again = {s['name']: s['status'] for s in pipeline.load_record(root)['stages']}
   assert [again[n] for n in ran] == ['reused', 'reused']
   assert logs == {**{n: os.path.getsize(os.path.join(root, 'logs', f'{n}.log')) for n in ran},

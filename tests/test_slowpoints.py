@@ -3,8 +3,6 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -413,17 +411,15 @@ def _untrained_workdir(path):
 
 
 @pytest.mark.slow
-def test_find_slowpoints_binary(tmp_path, data_dir, method='newton'):
-  # (--method=paper: test_find_slowpoints_binary_paper_method_beside_the_refined_one)
+def test_find_slowpoints_binary(tmp_path, binary_main, method='newton'):
+  # (--method=paper: test_find_slowpoints_binary_paper_method_beside_the_refined_one.) In
+  # this process: the smoke reproduction (test_reproduce) runs the binary as a process.
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'), f'--workdir={workdir}',
-       '--newton_iters=50', '--trials_per_class=4', f'--method={method}'],
-      env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  lines = proc.stdout.strip().splitlines()
+  code, out, err = binary_main('find_slowpoints.py', f'--workdir={workdir}', '--newton_iters=50',
+                               '--trials_per_class=4', f'--method={method}')
+  assert code == 0, err[-2000:]
+  lines = out.strip().splitlines()
   assert lines[0].split()[:4] == ['class', 'status', 'speed', 'mean']
   assert len(lines) == 12 and 'fixed points' in lines[-1]
   loaded = sp.SlowPoints.load(os.path.join(workdir, 'analysis', 'slowpoints'))
@@ -442,17 +438,15 @@ def test_find_slowpoints_binary(tmp_path, data_dir, method='newton'):
 
 
 @pytest.mark.slow
-def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, data_dir):
+def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, binary_main):
   """--method=paper writes slowpoints_paper.* (the authors' class means and search) and
-  leaves the refined result alone; a second call with the same parameters reuses it."""
+  leaves the refined result alone; a second call with the same parameters reuses it. (In
+  this process: test_find_slowpoints_binary starts the binary as a process.)"""
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  argv = [sys.executable, os.path.join(REPO, 'bin', 'find_slowpoints.py'),
-          f'--workdirs={workdir}', '--method=paper', '--paper_steps=300',
-          '--trials_per_class=4']
-  proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-2000:]
+  argv = [f'--workdirs={workdir}', '--method=paper', '--paper_steps=300', '--trials_per_class=4']
+  code, _, err = binary_main('find_slowpoints.py', *argv)
+  assert code == 0, err[-2000:]
   path = os.path.join(workdir, 'analysis', 'slowpoints_paper.json')
   summary = json.loads(open(path).read())
   assert not os.path.exists(os.path.join(workdir, 'analysis', 'slowpoints.json'))
@@ -462,25 +456,21 @@ def test_find_slowpoints_binary_paper_method_beside_the_refined_one(tmp_path, da
   assert len(loaded) == 10 and np.all(loaded.iterations == 300)
   assert np.all(np.abs(loaded.points) <= 1.0)  # the authors' clip to the box
   stamp = os.path.getmtime(path)
-  proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0 and os.path.getmtime(path) == stamp  # reused
-  assert proc.stdout.strip().splitlines()[0].split()[:2] == ['class', 'status']
+  code, out, _ = binary_main('find_slowpoints.py', *argv)
+  assert code == 0 and os.path.getmtime(path) == stamp  # reused
+  assert out.strip().splitlines()[0].split()[:2] == ['class', 'status']
 
 
-@pytest.mark.slow
-def test_find_slowpoints_binary_bad_input(tmp_path, data_dir):
+def test_find_slowpoints_binary_bad_input(tmp_path, forked_binary):
   """A missing run or checkpoint: one-line error, exit 1, nothing written."""
   workdir = str(tmp_path / 'run')
   _untrained_workdir(workdir)
-  env = dict(os.environ, MEMRNN_DATA_DIR=data_dir, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
-  binary = os.path.join(REPO, 'bin', 'find_slowpoints.py')
   for args, message in (([f'--workdir={tmp_path / "nothing"}'], 'no config.json'),
                         ([f'--workdir={workdir}', '--checkpoint=7'],
                          'no checkpoint or snapshot of step 7')):
-    proc = subprocess.run([sys.executable, binary] + args, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
+    code, _, err = forked_binary('find_slowpoints.py', *args)
+    assert code == 1, err[-2000:]
+    last = err.strip().splitlines()[-1]
     assert last.startswith('error: ') and message in last, last
   assert not os.path.exists(os.path.join(workdir, 'analysis'))
 

@@ -78,20 +78,18 @@ def test_config_builds_three_output_model(data_dir):
     template_matching.get_config('big')
 
 
-@pytest.mark.slow
-def test_template_and_regularization_binaries_reject_bad_input_in_one_line(tmp_path):
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def test_template_and_regularization_binaries_reject_bad_input_in_one_line(tmp_path,
+                                                                          forked_binary):
   for args, message in [
-      (['bin/template_matching.py', f'--workdir={tmp_path}/missing'], 'config.json not found'),
-      (['bin/plot_regularization.py', f'--workdirs={tmp_path}/missing',
+      (['template_matching.py', f'--workdir={tmp_path}/missing'], 'config.json not found'),
+      (['plot_regularization.py', f'--workdirs={tmp_path}/missing',
         f'--out={tmp_path}/x.png'], 'no regularization.json'),
-      (['bin/plot_template_matching.py', f'--workdirs={tmp_path}/missing',
+      (['plot_template_matching.py', f'--workdirs={tmp_path}/missing',
         f'--out={tmp_path}/x.png'], 'no analysis/template_matching.json'),
   ]:
-    proc = subprocess.run([sys.executable] + args, cwd=repo, capture_output=True, text=True,
-                          timeout=300)
-    last = proc.stderr.strip().splitlines()[-1]
-    assert proc.returncode == 1 and last.startswith('error: ') and message in last, last
+    code, _, err = forked_binary(*args)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and last.startswith('error: ') and message in last, last
 
 
 def _fake_analysis(root, name, cell, accuracy, speeds, class_acc, rho):
