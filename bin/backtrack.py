@@ -36,14 +36,9 @@ from memrnn_tf.analysis import backtrack
 from memrnn_tf.analysis import multirun
 from memrnn_tf.plots import backtrack as plots
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory.')
-_WORKDIRS = flags.DEFINE_string('workdirs', None, 'Comma list of run directories or globs.')
-_OUT = flags.DEFINE_string('out', None, 'Directory of the aggregate (default: common parent).')
-cli.define_data_dir()
+_RUNS = multirun.SelectionFlags()  # --workdir(s), --out, --recompute, --data_dir
 _REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/backtrack.json, '
                            'whatever it was computed with.')
-_RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when its '
-                               'analysis/backtrack.json has the same parameters.')
 _REFINE = flags.DEFINE_bool('refine', True, 'Replay and re-track intervals with jumps.')
 _THRESHOLD = flags.DEFINE_float('refine_threshold', 0.5,
                                 'Jump: displacement > this x distance to the nearest other point '
@@ -75,7 +70,7 @@ def _row(w, s):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  workdirs = cli.run_or_exit(multirun.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
+  workdirs = cli.run_or_exit(_RUNS.workdirs)
   print(f'{"run":<28} {"curr":<6} {"refined":<7} {"status":<8} {"valid":>6} '
         f'{"|dlogS| ev":>7} {"else":>7} {"ratio":>6} {"p":>7}')
   params = {'tol': _TOL.value, 'max_iters': _MAX_ITERS.value, 'refine': _REFINE.value,
@@ -84,11 +79,11 @@ def main(argv):
   for w in workdirs:
     summary = multirun.cached(w, backtrack.NAME, lambda w=w: cli.run_or_exit(
         backtrack.backtrack, w, **params), _REUSE.value,
-                               None if _RECOMPUTE.value else params)
+                               None if _RUNS.recompute else params)
     plots.plot_run(w)
     print(_row(w, summary))
-  if len(workdirs) > 1 or _OUT.value:  # --out asks for the aggregate, even of one run
-    out = _OUT.value or multirun.default_out_dir(workdirs)
+  if len(workdirs) > 1 or _RUNS.out:  # --out asks for the aggregate, even of one run
+    out = _RUNS.out or multirun.default_out_dir(workdirs)
     agg = cli.run_or_exit(backtrack.aggregate, workdirs, out)
     print(f'figure: {plots.plot_summary(out)}')
     for cur, info in agg['curricula'].items():

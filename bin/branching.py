@@ -33,14 +33,9 @@ from memrnn_tf.analysis import branching
 from memrnn_tf.analysis import multirun
 from memrnn_tf.plots import branching as plots
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'VoCu run directory.')
-_WORKDIRS = flags.DEFINE_string('workdirs', None, 'Comma list of run directories or globs.')
-_OUT = flags.DEFINE_string('out', None, 'Directory of the aggregate (default: common parent).')
-cli.define_data_dir()
+_RUNS = multirun.SelectionFlags()  # --workdir(s), --out, --recompute, --data_dir
 _REUSE = flags.DEFINE_bool('reuse', False, 'Keep an existing analysis/branching.json, '
                            'whatever it was computed with.')
-_RECOMPUTE = flags.DEFINE_bool('recompute', False, 'Recompute a run even when its '
-                               'analysis/branching.json has the same parameters.')
 _WEIGHTS = flags.DEFINE_enum('weights', 'replay', ['replay', 'snapshots'],
                              'Exact steps by replay, or the nearest snapshots.')
 _SPACING = flags.DEFINE_integer('spacing', None,
@@ -58,7 +53,7 @@ _MAX_ITERS = flags.DEFINE_integer('max_iters', 20_000, 'Iterations of each searc
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  workdirs = cli.run_or_exit(multirun.expand_workdirs, _WORKDIR.value, _WORKDIRS.value)
+  workdirs = cli.run_or_exit(_RUNS.workdirs)
   print(f'{"run":<28} {"tau":>5} {"new":>3} {"from":>4} {"nearest":>7} {"d_spawn":>8} '
         f'{"d_others":>8}')
   params = {'weights': _WEIGHTS.value, 'spacing': _SPACING.value,
@@ -67,15 +62,15 @@ def main(argv):
   for w in workdirs:
     summary = multirun.cached(w, branching.NAME, lambda w=w: cli.run_or_exit(
         branching.branching, w, **params), _REUSE.value,
-                               None if _RECOMPUTE.value else params)
+                               None if _RUNS.recompute else params)
     plots.plot_run(w)
     for e in summary['events']:
       others = 'n/a' if e['delta_others'] is None else f'{e["delta_others"]:+.3f}'
       print(f'{os.path.basename(os.path.normpath(w)):<28} {e["tau"]:>5} {e["new_class"]:>3} '
             f'{e["spawner"]:>4} {e["spawner_nearest"]:>7} {e["delta_spawner"]:>+8.3f} '
             f'{others:>8}')
-  if len(workdirs) > 1 or _OUT.value:  # --out asks for the aggregate, even of one run
-    out = _OUT.value or multirun.default_out_dir(workdirs)
+  if len(workdirs) > 1 or _RUNS.out:  # --out asks for the aggregate, even of one run
+    out = _RUNS.out or multirun.default_out_dir(workdirs)
     agg = cli.run_or_exit(branching.aggregate, workdirs, out)
     t = agg['test']
     print(f'figure: {plots.plot_summary(out)}')
